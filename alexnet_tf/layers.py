@@ -1,0 +1,253 @@
+"""The two layers AlexNet needs beyond stock Keras.
+
+* `LocalResponseNormalization`: the paper's "brightness normalization" (Sec. 3.3).
+* `TowerConv2D`: a convolution split into towers, each tower optionally placed on a
+  device of its own: the paper's two-GPU model parallelism (Sec. 3.2).
+
+Both apply per tower, so that, as in the paper's two-GPU implementation, no map of one
+tower is ever mixed into another tower except where the paper connects them (conv3 and
+the fully connected layers).
+"""
+import contextlib
+
+import keras
+import tensorflow as tf
+
+
+def _check_devices(devices, towers, layer):
+    if devices is None:
+        return None
+    devices = tuple(devices)
+    if len(devices) != towers:
+        raise ValueError(
+            f"{layer}: `devices` must name one device per tower ({towers}), got {devices!r}.")
+    return devices
+
+
+def _on(devices, tower):
+    """A `tf.device` scope for `tower`, or no scope when no devices were given."""
+    return tf.device(devices[tower]) if devices else contextlib.nullcontext()
+
+
+def _split(x, towers, layer):
+    channels = x.shape[-1]
+    if channels is None or channels % towers:
+        raise ValueError(
+            f"{layer}: input channels ({channels}) must divide evenly into {towers} towers.")
+    return tf.split(x, towers, axis=-1) if towers > 1 else [x]
+
+
+@keras.saving.register_keras_serializable(package="alexnet_tf")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Local response normalization across channels (Krizhevsky et al. 2012, Sec. 3.3).
+
+    The paper's formula, for the activity `a[i]` of kernel map `i` of `N` at one pixel:
+
+        b[i] = a[i] / (k + alpha * sum_{j=max(0, i - n//2)}^{min(N-1, i + n//2)} a[j]**2) ** beta
+
+    with `n=5, k=2, alpha=1e-4, beta=0.75`. Maps near the edges (`i < n//2`,
+    `i > N-1-n//2`) sum over fewer neighbours.
+
+    This wraps `tf.nn.local_response_normalization`, whose arguments map as:
+
+    * `depth_radius = n // 2` (TF's radius is a half-width: n=5 -> 2);
+    * `bias = k`;
+    * `alpha = alpha` (TF does not divide alpha by n; the paper does not either);
+    * `beta = beta`.
+
+    cuda-convnet and Caffe define the same layer with `alpha / n` in place of `alpha`;
+    `alpha_over_size=True` selects their convention (Caffe's `bvlc_alexnet` uses
+    `k=1, alpha=1e-4, beta=0.75, n=5` in that convention).
+
+    With `towers > 1` the channels are split into `towers` equal groups and each group is
+    normalized on its own, as the paper's two-GPU net did: a map is never normalized by
+    maps of the other tower. `devices`, one per tower, places each group's computation
+    with `tf.device` (the paper's model parallelism).
+
+    The computation is done in float32 whatever the layer's compute dtype (TF has no
+    bfloat16 LRN kernel on CPU, and the squared sums are precision-sensitive); the
+    output is cast back to the input's dtype.
+
+    Args:
+        size: `n`, the number of adjacent maps summed over; a positive odd integer.
+        k: the additive constant.
+        alpha: the scale of the sum of squares.
+        beta: the exponent.
+        alpha_over_size: if True, use `alpha / size` (cuda-convnet/Caffe convention).
+        towers: number of channel groups normalized independently.
+        devices: optional sequence of `towers` device names, e.g. `("/GPU:0", "/GPU:1")`.
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    >>> lrn = LocalResponseNormalization()           # the paper's constants
+    >>> lrn(np.ones((1, 2, 2, 8), "float32")).shape
+    TensorShape([1, 2, 2, 8])
+    """
+
+    def __init__(self, size=5, k=2.0, alpha=1e-4, beta=0.75, alpha_over_size=False,
+                 towers=1, devices=None, **kwargs):
+        super().__init__(**kwargs)
+        if int(size) != size or size < 1 or size % 2 == 0:
+            raise ValueError(f"LocalResponseNormalization: `size` must be a positive odd "
+                             f"integer (the window is centred), got {size!r}.")
+        if towers < 1:
+            raise ValueError(f"LocalResponseNormalization: `towers` must be >= 1, got {towers!r}.")
+        self.size = int(size)
+        self.k = float(k)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.alpha_over_size = bool(alpha_over_size)
+        self.towers = int(towers)
+        self.devices = _check_devices(devices, self.towers, "LocalResponseNormalization")
+
+    def call(self, inputs):
+        alpha = self.alpha / self.size if self.alpha_over_size else self.alpha
+        outputs = []
+        for t, x in enumerate(_split(inputs, self.towers, self.name)):
+            with _on(self.devices, t):
+                y = tf.nn.local_response_normalization(
+                    tf.cast(x, tf.float32), depth_radius=self.size // 2, bias=self.k,
+                    alpha=alpha, beta=self.beta)
+                outputs.append(tf.cast(y, inputs.dtype))
+        return tf.concat(outputs, axis=-1) if self.towers > 1 else outputs[0]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "k": self.k, "alpha": self.alpha,
+                "beta": self.beta, "alpha_over_size": self.alpha_over_size,
+                "towers": self.towers, "devices": self.devices}
+
+
+@keras.saving.register_keras_serializable(package="alexnet_tf")
+class TowerConv2D(keras.layers.Layer):
+    """A 2-D convolution whose kernels are split into towers (Sec. 3.2, Fig. 2).
+
+    Each tower holds `filters // towers` kernels (its own kernel and bias variables) and
+    computes them as an explicit convolution of its own. Which input maps a tower sees:
+
+    * `connected=False` (the paper's conv2, conv4, conv5): tower `t` sees only the `t`-th
+      of `towers` equal slices of the input channels, i.e. the maps its own tower
+      produced. With the same weights this equals `keras.layers.Conv2D(groups=towers)`,
+      computed as separate half convolutions (which train ~3x faster than `groups=2` on
+      TF's CPU kernels).
+    * `connected=True` (conv1, conv3): every tower sees all input channels; the layer is
+      then mathematically one convolution, split across towers only for placement.
+
+    Output channels are the towers' outputs concatenated, tower 0 first.
+
+    `devices`, one per tower, puts each tower's variables (at build time) and its
+    computation (inside `call`) under `tf.device(devices[t])`: the paper's two-GPU model
+    parallelism. Without `devices` the towers run wherever the caller places them. TF's
+    soft placement falls back to an available device if a named one does not exist.
+    XLA's `jit_compile=True` compiles a whole function for one device, so a layer with
+    `devices` cannot run inside a `jit_compile`d function (TF raises "Trying to access
+    resource ... located in device ..."): compile models that use `devices` with
+    `jit_compile=False`.
+
+    Args:
+        filters: total number of kernels over all towers; divisible by `towers`.
+        kernel_size: int or (height, width).
+        strides: int or (height, width).
+        padding: "valid", "same", or an int: zero-padding added on each side of height
+            and width before a "valid" convolution.
+        towers: number of towers (2 in the paper).
+        connected: whether each tower sees all input channels (see above).
+        activation: activation applied inside each tower (e.g. "relu"), or None.
+        devices: optional sequence of `towers` device names.
+        kernel_initializer, bias_initializer: Keras initializers (or their names).
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Variables are named `kernel_0, bias_0, kernel_1, bias_1, ...` (tower 0 first); each
+    kernel has shape `(kh, kw, in_channels_seen_by_the_tower, filters // towers)`.
+
+    Example:
+
+    >>> conv2 = TowerConv2D(256, 5, padding="same", towers=2, activation="relu")
+    >>> conv2(np.zeros((1, 27, 27, 96), "float32")).shape
+    TensorShape([1, 27, 27, 256])
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", towers=2,
+                 connected=False, activation=None, devices=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if towers < 1 or filters % towers:
+            raise ValueError(f"TowerConv2D: `filters` ({filters}) must divide evenly into "
+                             f"`towers` ({towers}) >= 1.")
+        if not (padding in ("valid", "same") or (isinstance(padding, int) and padding >= 0)):
+            raise ValueError(f"TowerConv2D: `padding` must be 'valid', 'same' or an int >= 0, "
+                             f"got {padding!r}.")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = padding
+        self.towers = int(towers)
+        self.connected = bool(connected)
+        self.activation = keras.activations.get(activation)
+        self.devices = _check_devices(devices, self.towers, "TowerConv2D")
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if not self.connected and channels % self.towers:
+            raise ValueError(f"{self.name}: input channels ({channels}) must divide evenly "
+                             f"into {self.towers} towers.")
+        seen = channels if self.connected else channels // self.towers
+        per_tower = self.filters // self.towers
+        self.kernels, self.biases = [], []
+        for t in range(self.towers):
+            with _on(self.devices, t):
+                self.kernels.append(self.add_weight(
+                    name=f"kernel_{t}", shape=(*self.kernel_size, seen, per_tower),
+                    initializer=self.kernel_initializer))
+                self.biases.append(self.add_weight(
+                    name=f"bias_{t}", shape=(per_tower,), initializer=self.bias_initializer))
+
+    def call(self, inputs):
+        if isinstance(self.padding, int) and self.padding:
+            p = self.padding
+            inputs = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
+        padding = "SAME" if self.padding == "same" else "VALID"
+        xs = [inputs] * self.towers if self.connected else _split(inputs, self.towers, self.name)
+        outputs = []
+        for t, x in enumerate(xs):
+            with _on(self.devices, t):
+                y = tf.nn.conv2d(x, tf.cast(self.kernels[t], x.dtype), self.strides, padding)
+                y = tf.nn.bias_add(y, tf.cast(self.biases[t], x.dtype))
+                outputs.append(self.activation(y) if self.activation else y)
+        return tf.concat(outputs, axis=-1) if self.towers > 1 else outputs[0]
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        size = []
+        for dim, k, s in zip((h, w), self.kernel_size, self.strides):
+            if dim is None:
+                size.append(None)
+            elif self.padding == "same":
+                size.append(-(-dim // s))
+            else:
+                pad = 2 * self.padding if isinstance(self.padding, int) else 0
+                size.append((dim + pad - k) // s + 1)
+        return (n, *size, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "towers": self.towers, "connected": self.connected,
+                "activation": keras.activations.serialize(self.activation)
+                if self.activation else None,
+                "devices": self.devices,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+
+
+def _pair(value, what):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+        raise ValueError(f"TowerConv2D: `{what}` must be a positive int or a pair of them, "
+                         f"got {value!r}.")
+    return pair

@@ -1,0 +1,156 @@
+"""AlexNet: Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep
+Convolutional Neural Networks", NIPS 2012. The whole network is `alexnet()` below.
+"""
+import keras
+
+from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
+
+
+def alexnet(
+    num_classes=1000,                     # Sec. 3.5: fc8 feeds a 1000-way softmax
+    image_size=224,                       # Sec. 2: the net sees 224x224x3 crops
+    conv1_padding=2,                      # 224 + 2*2 gives the 55x55 conv1 maps of Fig. 2
+    filters=(96, 256, 384, 384, 256),     # Sec. 3.5: kernels in conv1..conv5
+    fc_units=4096,                        # Sec. 3.5: neurons in fc6 and fc7
+    towers=2,                             # Sec. 3.2: the net is split over two GPUs
+    devices=None,                         # Sec. 3.2: one device per tower, e.g. two GPUs
+    activation="relu",                    # Sec. 3.1: ReLU (Fig. 1 compares "tanh")
+    lrn=True,                             # Sec. 3.3: response normalization after conv1, conv2
+    lrn_size=5, lrn_k=2.0, lrn_alpha=1e-4, lrn_beta=0.75,  # Sec. 3.3: n, k, alpha, beta
+    lrn_alpha_over_size=False,            # Sec. 3.3 uses alpha as is (Caffe divides by n)
+    pool_size=3, pool_stride=2,           # Sec. 3.4: overlapping pooling, z=3, s=2
+    dropout=0.5,                          # Sec. 4.2: dropout in fc6 and fc7
+    initializer="paper",                  # Sec. 5: N(0, 0.01) weights, biases 1 or 0
+    name="alexnet",
+):
+    """Builds the paper's AlexNet as a functional `keras.Model`.
+
+    conv1 (96, 11x11/4) -> ReLU -> lrn1 -> pool1 -> conv2 (256, 5x5, towers) -> ReLU ->
+    lrn2 -> pool2 -> conv3 (384, 3x3, sees both towers) -> ReLU -> conv4 (384, 3x3,
+    towers) -> ReLU -> conv5 (256, 3x3, towers) -> ReLU -> pool5 -> fc6 (4096) -> ReLU ->
+    dropout6 -> fc7 (4096) -> ReLU -> dropout7 -> fc8 (`num_classes`).
+
+    With the defaults the model has 60,965,224 parameters and its maps are 55x55 (conv1),
+    27x27 (pool1, conv2), 13x13 (pool2, conv3..conv5) and 6x6 (pool5).
+
+    Departures from the paper, and choices the paper leaves open:
+
+    * **Input size.** The paper says 224x224 inputs and 55x55 conv1 maps, which do not
+      agree for an 11x11 stride-4 "valid" convolution ((224 - 11) / 4 + 1 = 54.25, and
+      54x54 maps lead to a 49.4M-parameter net). We pad the 224 input by 2 pixels on
+      each side (`conv1_padding=2`), giving 55x55. Caffe's form of the net uses 227x227
+      input and no padding: `image_size=227, conv1_padding=0`; both give the same shapes
+      after conv1 and the same parameter count.
+    * **Output.** fc8 returns **logits** (no softmax) so that training can use a
+      numerically stable `from_logits=True` loss; apply `keras.ops.softmax` for the
+      paper's class probabilities. Top-k predictions are the same either way.
+    * **Dropout.** Keras' dropout scales kept units by 1/(1-rate) while training, where
+      the paper multiplies outputs by 0.5 at test time: the same expected activations.
+    * **Towers.** conv1..conv5 and lrn1/lrn2 are split into `towers` towers
+      (`TowerConv2D`, `LocalResponseNormalization(towers=...)`); conv2, conv4 and conv5
+      see only their own tower's maps, conv1 and conv3 see all maps (Fig. 2). LRN is done
+      per tower, as the paper's implementation did. With `devices`, each tower's
+      convolutions and normalizations run on its own device; pooling and fc6..fc8 (which
+      see both towers) are not split and run on the default device, where the paper
+      split the FC neurons between the GPUs too.
+    * **One tower.** `towers=1` builds the paper's one-GPU net (Sec. 5, Table 1): half
+      the kernels of `filters` in conv1..conv4, all of them in conv5 and the same FC
+      layers; 59,798,312 parameters with the defaults.
+
+    Args:
+        num_classes: fc8 width.
+        image_size: input height and width.
+        conv1_padding: zero pixels added on each side of the input before conv1.
+        filters: kernels in conv1..conv5 for the two-tower net.
+        fc_units: width of fc6 and fc7.
+        towers: 2 (the paper's net) or 1 (its one-GPU net).
+        devices: None, or one device name per tower (e.g. `("/GPU:0", "/GPU:1")`).
+        activation: "relu" or "tanh", for all conv and hidden FC layers.
+        lrn: whether to apply lrn1 and lrn2.
+        lrn_size, lrn_k, lrn_alpha, lrn_beta, lrn_alpha_over_size: see
+            `LocalResponseNormalization`.
+        pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
+        dropout: dropout rate after fc6 and fc7 (0 to disable).
+        initializer: "paper": weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6
+            and fc7 and 0 elsewhere (Sec. 5). "he": He-normal weights and zero biases, for
+            runs that stall with the paper's scheme (it is known to make deep plain nets
+            slow to start; He et al. 2015).
+        name: model name.
+
+    Returns:
+        A `keras.Model` from float images `(batch, image_size, image_size, 3)`
+        (mean-subtracted; see `alexnet_tf.augment`) to logits `(batch, num_classes)`.
+    """
+    if towers not in (1, 2):
+        raise ValueError(f"alexnet: `towers` must be 1 or 2, got {towers!r}.")
+    if activation not in ("relu", "tanh"):
+        raise ValueError(f"alexnet: `activation` must be 'relu' or 'tanh', got {activation!r}.")
+    if initializer == "paper":
+        def init(bias_one):  # Sec. 5
+            return dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01),
+                        bias_initializer="ones" if bias_one else "zeros")
+    elif initializer == "he":
+        def init(bias_one):
+            return dict(kernel_initializer="he_normal", bias_initializer="zeros")
+    else:
+        raise ValueError(f"alexnet: `initializer` must be 'paper' or 'he', got {initializer!r}.")
+    if len(filters) != 5:
+        raise ValueError(f"alexnet: `filters` must give 5 kernel counts, got {filters!r}.")
+    if towers == 1:  # Sec. 5: the one-GPU net halves conv1..conv4, keeps conv5
+        filters = (*(f // 2 for f in filters[:4]), filters[4])
+    split = dict(towers=towers, devices=devices)
+
+    def lrn_layer(layer_name):
+        return LocalResponseNormalization(lrn_size, lrn_k, lrn_alpha, lrn_beta,
+                                          lrn_alpha_over_size, name=layer_name, **split)
+
+    def pool(layer_name):
+        return keras.layers.MaxPooling2D(pool_size, pool_stride, name=layer_name)
+
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x = TowerConv2D(filters[0], 11, strides=4, padding=conv1_padding, connected=True,
+                    activation=activation, name="conv1", **init(False), **split)(images)
+    if lrn:
+        x = lrn_layer("lrn1")(x)
+    x = pool("pool1")(x)
+    x = TowerConv2D(filters[1], 5, padding="same", activation=activation,
+                    name="conv2", **init(True), **split)(x)
+    if lrn:
+        x = lrn_layer("lrn2")(x)
+    x = pool("pool2")(x)
+    x = TowerConv2D(filters[2], 3, padding="same", connected=True, activation=activation,
+                    name="conv3", **init(False), **split)(x)
+    x = TowerConv2D(filters[3], 3, padding="same", activation=activation,
+                    name="conv4", **init(True), **split)(x)
+    x = TowerConv2D(filters[4], 3, padding="same", activation=activation,
+                    name="conv5", **init(True), **split)(x)
+    x = pool("pool5")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(fc_units, activation=activation, name="fc6", **init(True))(x)
+    x = keras.layers.Dropout(dropout, name="dropout6")(x)
+    x = keras.layers.Dense(fc_units, activation=activation, name="fc7", **init(True))(x)
+    x = keras.layers.Dropout(dropout, name="dropout7")(x)
+    logits = keras.layers.Dense(num_classes, name="fc8", **init(False))(x)
+    return keras.Model(images, logits, name=name)
+
+
+def parameter_counts(model):
+    """Returns `[(layer name, parameter count)]` for the layers of `model` with weights."""
+    return [(layer.name, layer.count_params()) for layer in model.layers if layer.weights]
+
+
+def describe(model):
+    """Returns a plain-text table of `model`'s layers: name, type, output shape and
+    parameter count, with the total (unlike `model.summary()`, never clipped to the
+    terminal's width)."""
+    rows = [("layer", "type", "output shape", "parameters")]
+    for layer in model.layers:
+        shape = "x".join(str(d) for d in layer.output.shape[1:])
+        rows.append((layer.name, type(layer).__name__, shape, f"{layer.count_params():,}"))
+    rows.append(("total", "", "", f"{model.count_params():,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
+             f"{r[3]:>{widths[3]}}" for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(-1, "-" * len(lines[0]))
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Installs the alexnet_tf package.
+
+TensorFlow comes from an extra so that a CPU machine does not pull CUDA:
+    pip install -e ".[cpu,test]"   # CPU-only TensorFlow, plus pytest
+    pip install -e ".[gpu]"        # TensorFlow with its CUDA libraries
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="alexnet_tf",
+    version="0.1.0",
+    description=("The AlexNet of Krizhevsky, Sutskever & Hinton (NIPS 2012), exactly, "
+                 "in TensorFlow/Keras 3."),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["alexnet_tf", "alexnet_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "keras>=3.0,<4",
+        "numpy",
+        "tensorboard",
+        "tensorflow-datasets",
+    ],
+    extras_require={
+        "cpu": ["tensorflow-cpu==2.21.*"],
+        "gpu": ["tensorflow[and-cuda]==2.21.*"],
+        "test": ["pytest"],
+    },
+)
