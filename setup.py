@@ -24,6 +24,6 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu==2.21.*"],
         "gpu": ["tensorflow[and-cuda]==2.21.*"],
-        "test": ["pytest"],
+        "test": ["pytest", "pillow"],  # pillow makes CMYK/PNG/odd test images
     },
 )

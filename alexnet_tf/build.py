@@ -1,0 +1,441 @@
+"""Builds sharded TFRecords in the TF ImageNet schema from image trees or ILSVRC tars.
+
+Inputs (`build(input=...)`):
+
+* a folder of class folders, `DIR/<wnid>/*` (ILSVRC2012 train, Imagenette, any
+  `<split>/<class>/*` tree);
+* a flat folder `DIR/*` plus `labels`: a file with one wnid per line for the images in
+  sorted file-name order (ILSVRC2012 val with its ground-truth file, e.g.
+  `validation_labels.txt`);
+* the official train tar of per-class tars (`ILSVRC2012_img_train.tar`, holding
+  `n01440764.tar`, ...), read in place without unpacking.
+
+Every image is decoded with TensorFlow (the reader's own decoder) before it is written.
+Odd files are handled, and reported in the manifest and on the console:
+
+* CMYK JPEGs, and PNG/GIF/BMP files (whatever their name, e.g. ILSVRC's
+  `n02105855_2933.JPEG`, which is a PNG), are re-encoded as RGB JPEG;
+* grayscale images become 3-channel JPEGs; an alpha channel is dropped;
+* empty, truncated and non-image files are skipped and listed with the reason;
+* a class folder not in the class list, or a flat folder whose ground-truth file has
+  fewer or more lines than it has images, is an error.
+
+Images are assigned to shards in a seeded random order (ILSVRC folders are class-sorted),
+shards are written in parallel, each to a temporary name renamed when complete, and a
+re-run with the same options skips complete shards (resume after a crash). Same inputs +
+options + seed give byte-identical shards. Outputs in `output_dir`:
+
+    NAME-00000-of-000NN ...    the shards (match them with `NAME-*`)
+    NAME.manifest.json         per-shard counts and sha256, classes, options, skipped files
+    NAME.classes.txt           the class list (wnid and name), class index = line - 1
+    .NAME.build/               work files: the plan, per-shard reports, temporary shards
+
+**Resize or keep.** With `resize=True` (default) each image is stored at the paper's
+256x256 (shorter side to 256, central crop; Sec. 2), re-encoded at `quality`: ILSVRC2012
+train shrinks from ~140 GB to roughly 30-40 GB and the input pipeline decodes small
+images, at the price of one extra JPEG generation. With `resize=False` the original
+bytes are kept wherever they are already 3-channel (YCbCr) JPEGs (nothing is lost, the
+files are larger and every epoch pays for decoding full-size images and resizing them).
+"""
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import tarfile
+import threading
+
+import tensorflow as tf
+
+from alexnet_tf.data import IMAGE_SIZE, read_classes, resize_and_crop, write_classes
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One input image: `name` as reported, its class `wnid`, and where its bytes are:
+    a path, or `(tar path, inner tar name, member name)`."""
+    name: str
+    wnid: str
+    source: object
+
+
+class BadImage(Exception):
+    """An input file that cannot be used; the message is the reason."""
+
+
+# ---------------------------------------------------------------------------- listing
+
+def _visible(names):
+    return sorted(n for n in names if not n.startswith("."))
+
+
+def list_class_folders(root):
+    """Entries of a `root/<class>/<file>` tree, in sorted order."""
+    entries = []
+    for wnid in _visible(os.listdir(root)):
+        folder = os.path.join(root, wnid)
+        if not os.path.isdir(folder):
+            continue
+        for name in _visible(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                entries.append(Entry(f"{wnid}/{name}", wnid, path))
+    return entries
+
+
+def list_flat(root, labels):
+    """Entries of a flat folder labelled by a ground-truth file: one wnid per line for the
+    files in sorted name order."""
+    names = [n for n in _visible(os.listdir(root)) if os.path.isfile(os.path.join(root, n))]
+    try:
+        with open(labels, encoding="utf-8") as f:
+            wnids = [line.split()[0] for line in f if line.strip()]
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read --labels {labels}: {e.strerror}") from None
+    if len(wnids) != len(names):
+        first = names[len(wnids)] if len(wnids) < len(names) else None
+        raise ValueError(
+            f"--labels {labels} has {len(wnids)} labels but {root} has {len(names)} files"
+            + (f"; the first file without a label is {first}" if first else "")
+            + ". Each line must give the wnid of one file, in sorted file-name order.")
+    return [Entry(n, w, os.path.join(root, n)) for n, w in zip(names, wnids)]
+
+
+def list_train_tar(path):
+    """Entries of ILSVRC2012's train tar (a tar of `<wnid>.tar` per-class tars)."""
+    entries = []
+    with tarfile.open(path) as outer:
+        for member in outer.getmembers():
+            if not (member.isfile() and member.name.endswith(".tar")):
+                continue
+            wnid = os.path.basename(member.name)[:-4]
+            with tarfile.open(fileobj=outer.extractfile(member)) as inner:
+                for m in inner.getmembers():
+                    if m.isfile():
+                        entries.append(Entry(f"{wnid}/{os.path.basename(m.name)}", wnid,
+                                             (path, member.name, m.name)))
+    return sorted(entries, key=lambda e: e.name)
+
+
+class _Reader:
+    """Reads entry bytes; keeps tar files open (one reader per worker thread)."""
+
+    def __init__(self):
+        self._tars = {}
+
+    def read(self, entry):
+        if isinstance(entry.source, str):
+            with open(entry.source, "rb") as f:
+                return f.read()
+        path, inner_name, member = entry.source
+        if (path, inner_name) not in self._tars:
+            outer = self._tars.setdefault(path, tarfile.open(path))
+            self._tars[(path, inner_name)] = tarfile.open(
+                fileobj=outer.extractfile(inner_name))
+        return self._tars[(path, inner_name)].extractfile(member).read()
+
+    def close(self):
+        for t in self._tars.values():
+            t.close()
+
+
+# ---------------------------------------------------------------------------- images
+
+def _jpeg_components(data):
+    """Number of colour components in a JPEG's frame header (1 gray, 3 YCbCr/RGB,
+    4 CMYK/YCCK), or None if no frame header is found."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        # SOF0..SOF15 carry the frame header; C4 (DHT), C8 (JPG), CC (DAC) do not.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return data[i + 9] if i + 9 < len(data) else None
+        i += 2 + length
+    return None
+
+
+def prepare_image(data, resize=True, quality=95):
+    """Validates and, where needed, converts one image file's bytes.
+
+    Returns `(jpeg bytes, height, width, conversions)`, where `conversions` lists what was
+    done ("cmyk", "png", "grayscale", "alpha", ...). Raises `BadImage` with the reason
+    for files that cannot be used.
+    """
+    if not data:
+        raise BadImage("empty file")
+    if data[:3] == b"\xff\xd8\xff":
+        kind = "jpeg"
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        kind = "png"
+    elif data[:6] in (b"GIF87a", b"GIF89a"):
+        kind = "gif"
+    elif data[:2] == b"BM":
+        kind = "bmp"
+    else:
+        raise BadImage("not an image (unknown file format)")
+    try:
+        image = tf.io.decode_image(data, channels=0, expand_animations=False)
+    except tf.errors.OpError as e:
+        reason = e.message.splitlines()[0].split("}}")[-1].strip()[:150]
+        raise BadImage(f"cannot decode {kind.upper()} (truncated or corrupt): {reason}") \
+            from None
+    conversions = [] if kind == "jpeg" else [kind]
+    if kind == "jpeg" and _jpeg_components(data) == 4:
+        conversions.append("cmyk")  # TF's decoder already gave RGB
+    channels = image.shape[-1]
+    if channels == 1:
+        image = tf.image.grayscale_to_rgb(image)
+        conversions.append("grayscale")
+    elif channels == 2:  # gray + alpha
+        image = tf.image.grayscale_to_rgb(image[..., :1])
+        conversions.append("grayscale")
+        conversions.append("alpha")
+    elif channels == 4:
+        image = image[..., :3]
+        conversions.append("alpha")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BadImage("image has no pixels")
+    if resize:
+        image = resize_and_crop(image, IMAGE_SIZE)
+    if resize or conversions:
+        data = tf.io.encode_jpeg(image, quality=quality, format="rgb").numpy()
+    return data, int(image.shape[0]), int(image.shape[1]), conversions
+
+
+def _bytes(v):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
+
+
+def _int(v):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[v]))
+
+
+def make_example(jpeg, index, wnid, name, height, width, filename):
+    """A `tf.train.Example` in the TF ImageNet schema. `index` is the 0-based class index;
+    `image/class/label` stores `index + 1`, the TF converters' 1..N convention."""
+    return tf.train.Example(features=tf.train.Features(feature={
+        "image/encoded": _bytes(jpeg),
+        "image/format": _bytes(b"JPEG"),
+        "image/colorspace": _bytes(b"RGB"),
+        "image/channels": _int(3),
+        "image/height": _int(height),
+        "image/width": _int(width),
+        "image/class/label": _int(index + 1),
+        "image/class/synset": _bytes(wnid.encode()),
+        "image/class/text": _bytes(name.encode()),
+        "image/filename": _bytes(filename.encode()),
+    }))
+
+
+# ---------------------------------------------------------------------------- building
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_shard(entries, classes, names, path, tmp, options, reader, progress):
+    """Writes one shard to `tmp`, then renames it to `path`. Returns its report."""
+    index = {w: i for i, w in enumerate(classes)}
+    skipped, converted, count = [], {}, 0
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for entry in entries:
+            try:
+                jpeg, h, w, conversions = prepare_image(reader.read(entry), options["resize"],
+                                                        options["quality"])
+            except (BadImage, OSError, tarfile.TarError) as e:
+                skipped.append({"file": entry.name, "reason": str(e)})
+            else:
+                i = index[entry.wnid]
+                example = make_example(jpeg, i, entry.wnid, names[i], h, w,
+                                       os.path.basename(entry.name))
+                # deterministic: map entries sorted, not in this process' hash order
+                writer.write(example.SerializeToString(deterministic=True))
+                count += 1
+                for c in conversions:
+                    converted.setdefault(c, []).append(entry.name)
+            progress(1)
+    os.replace(tmp, path)
+    return {"file": os.path.basename(path), "count": count, "sha256": _sha256(path),
+            "skipped": skipped, "converted": converted}
+
+
+def build(input, output_dir, split, labels=None, classes=None, shards=None, resize=True,
+          quality=95, seed=0, workers=None, progress=True):
+    """Builds `output_dir/split-*` TFRecord shards; see the module docstring.
+
+    Args:
+        input: a class-folder tree, a flat folder (with `labels`), or the ILSVRC2012 train
+            tar of per-class tars.
+        output_dir: where shards and the manifest go (created if needed).
+        split: the shard name prefix, e.g. "train" or "validation".
+        labels: ground-truth file for a flat folder (one wnid per line, sorted file order).
+        classes: class list file (`read_classes` format, e.g. ILSVRC's
+            `synset_words.txt`); default: the sorted class names found in the input.
+        shards: number of shards (default: one per ~1,000 images).
+        resize: store 256x256 images (True) or keep the originals where possible (False).
+        quality: JPEG quality for re-encoded images.
+        seed: seed of the image-to-shard assignment.
+        workers: shards written in parallel (default: the number of CPUs).
+        progress: show a progress bar.
+
+    Returns:
+        The manifest (a dict), also written to `output_dir/split.manifest.json`.
+    """
+    input = os.fspath(input)
+    if not os.path.exists(input):
+        raise FileNotFoundError(f"--input {input} does not exist")
+    if not split or "/" in split or split.startswith("."):
+        raise ValueError(f"--split {split!r} must be a plain name such as 'train'")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"--quality {quality} must be between 1 and 100")
+    if os.path.isfile(input):
+        if not tarfile.is_tarfile(input):
+            raise ValueError(f"--input {input} is a file but not a tar archive")
+        entries = list_train_tar(input)
+    elif labels is not None:
+        entries = list_flat(input, labels)
+    else:
+        entries = list_class_folders(input)
+        if not entries:
+            loose = [n for n in _visible(os.listdir(input))
+                     if os.path.isfile(os.path.join(input, n))]
+            hint = " (it holds files directly: give their ground truth with --labels)" \
+                if loose else ""
+            raise ValueError(f"--input {input} has no <class>/<image> files{hint}")
+    if not entries:
+        raise ValueError(f"--input {input} holds no images")
+
+    found = sorted({e.wnid for e in entries})
+    if classes is not None:
+        wnids, names = read_classes(classes)
+        unknown = sorted(set(found) - set(wnids))
+        if unknown:
+            raise ValueError(f"{input}: classes not in --classes {classes}: "
+                             f"{', '.join(unknown[:10])}" + (" ..." if len(unknown) > 10 else ""))
+    else:
+        wnids, names = found, found
+
+    shards = shards or max(1, round(len(entries) / 1000))
+    if not 1 <= shards <= len(entries):
+        raise ValueError(f"--shards {shards} must be between 1 and the number of images "
+                         f"({len(entries)})")
+    order = list(entries)
+    random.Random(seed).shuffle(order)
+    parts = [order[i::shards] for i in range(shards)]
+
+    os.makedirs(output_dir, exist_ok=True)
+    work = os.path.join(output_dir, f".{split}.build")
+    os.makedirs(work, exist_ok=True)
+    options = {"input": os.path.abspath(input), "labels": labels and os.path.abspath(labels),
+               "classes": classes and os.path.abspath(classes), "resize": bool(resize),
+               "quality": int(quality), "seed": int(seed), "shards": int(shards)}
+    plan = {"options": options, "num_files": len(entries), "classes": wnids,
+            "files_sha256": hashlib.sha256("\n".join(
+                f"{e.name}\t{e.wnid}" for e in order).encode()).hexdigest()}
+    plan_path = os.path.join(work, "plan.json")
+    if os.path.exists(plan_path):
+        with open(plan_path) as f:
+            old = json.load(f)
+        if old != plan:
+            raise ValueError(
+                f"{output_dir} holds a partial or complete '{split}' build with other inputs "
+                f"or options ({plan_path}); use a new --output_dir or delete the old "
+                f"'{split}' files and {work}.")
+    else:
+        with open(plan_path, "w") as f:
+            json.dump(plan, f, indent=1)
+
+    bar = _progress(len(entries), f"{split}", progress)
+    local = threading.local()
+    readers = []
+
+    def run(i):
+        path = os.path.join(output_dir, f"{split}-{i:05d}-of-{shards:05d}")
+        report_path = os.path.join(work, f"{i:05d}.json")
+        if os.path.exists(path) and os.path.exists(report_path):
+            with open(report_path) as f:
+                report = json.load(f)
+            if report["sha256"] == _sha256(path):  # complete from an earlier run
+                bar(len(parts[i]))
+                return report
+        if not hasattr(local, "reader"):
+            local.reader = _Reader()
+            readers.append(local.reader)
+        report = _write_shard(parts[i], wnids, names, path, os.path.join(work, f"{i:05d}.tmp"),
+                              options, local.reader, bar)
+        with open(report_path + ".tmp", "w") as f:
+            json.dump(report, f)
+        os.replace(report_path + ".tmp", report_path)
+        return report
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+            reports = list(pool.map(run, range(shards)))
+    finally:
+        for r in readers:
+            r.close()
+        bar(0, close=True)
+
+    write_classes(os.path.join(output_dir, f"{split}.classes.txt"), wnids, names)
+    skipped = [s for r in reports for s in r["skipped"]]
+    converted = {}
+    for r in reports:
+        for kind, files in r["converted"].items():
+            converted.setdefault(kind, []).extend(files)
+    manifest = {
+        "split": split, "num_examples": sum(r["count"] for r in reports),
+        "num_files": len(entries), "classes": wnids, "class_names": names,
+        "label_convention": "image/class/label = class index + 1 (1..N); readers use "
+                            "image/class/synset and the class list",
+        "options": options,
+        "shards": [{k: r[k] for k in ("file", "count", "sha256")} for r in reports],
+        "converted": {k: sorted(v) for k, v in sorted(converted.items())},
+        "skipped": sorted(skipped, key=lambda s: s["file"]),
+    }
+    with open(os.path.join(output_dir, f"{split}.manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return manifest
+
+
+def _progress(total, label, enabled):
+    """A thread-safe progress callback: `bar(n)` advances by n images."""
+    if not enabled:
+        return lambda n, close=False: None
+    import sys
+
+    from tqdm import tqdm
+    # On a terminal, refresh often; in a log file, every 30 s.
+    bar = tqdm(total=total, desc=label, unit="img", smoothing=0.1,
+               mininterval=0.2 if sys.stderr.isatty() else 30)
+    lock = threading.Lock()
+
+    def advance(n, close=False):
+        with lock:
+            bar.update(n)
+            if close:
+                bar.close()
+    return advance
+
+
+def summarize(manifest):
+    """A human-readable summary of a build: counts, conversions and every skipped file."""
+    lines = [f"{manifest['split']}: {manifest['num_examples']:,} images written to "
+             f"{len(manifest['shards'])} shards from {manifest['num_files']:,} files, "
+             f"{len(manifest['classes'])} classes"]
+    for kind, files in manifest["converted"].items():
+        lines.append(f"  converted ({kind}): {len(files)}: {', '.join(files[:5])}"
+                     + (" ..." if len(files) > 5 else ""))
+    lines.append(f"  skipped: {len(manifest['skipped'])}")
+    lines += [f"    {s['file']}: {s['reason']}" for s in manifest["skipped"]]
+    return "\n".join(lines)

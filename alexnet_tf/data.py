@@ -1,0 +1,319 @@
+"""tf.data input for AlexNet: TFRecords, tfds datasets and image folders.
+
+Every source goes through one path after decoding: the image is scaled so its shorter side
+is 256 and its central 256x256 patch is kept (Sec. 2), as uint8. Augmentation (random
+224 crops, flips, PCA lighting, mean subtraction) is *not* done here: it runs inside the
+compiled train step (`alexnet_tf.augment`), so the CPU pipeline only reads and decodes.
+
+TFRecords use the standard TF ImageNet schema (the tensorflow/tpu and TF-slim
+converters', and ours: `alexnet_tf.build`):
+
+    image/encoded       JPEG bytes          image/format       b"JPEG"
+    image/class/label   int64, 1..N         image/class/synset wnid, e.g. b"n01440764"
+    image/class/text    class name          image/height, image/width  int64
+    image/filename      source file name    image/colorspace, image/channels
+
+**Labels.** Those converters store `image/class/label` in 1..1000 (0 is kept for a
+"background" class) while tfds and our models use 0..999. To leave no room for an
+off-by-one, the readers ignore `image/class/label` and derive the class index from
+`image/class/synset` and the class list (`read_classes`): index = position of the wnid in
+the list. A record whose synset is not in the list is an error.
+"""
+import os
+
+import tensorflow as tf
+
+IMAGE_SIZE = 256  # Sec. 2: images are down-sampled to 256x256
+
+FEATURES = {
+    "image/encoded": tf.io.FixedLenFeature([], tf.string),
+    "image/class/synset": tf.io.FixedLenFeature([], tf.string),
+    "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "image/filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
+}
+
+
+def read_classes(path):
+    """Reads a class list: one class per line, the wnid first and an optional name after
+    it (the format of ILSVRC's `synset_words.txt`: `n01440764 tench, Tinca tinca`).
+
+    Returns `(wnids, names)`; class index = line number - 1.
+    """
+    wnids, names = [], []
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read class list {path}: {e.strerror}") from None
+    for n, line in enumerate(lines, 1):
+        wnid, _, name = line.partition(" ")
+        if wnid in wnids:
+            raise ValueError(f"{path}:{n}: class {wnid!r} is listed twice")
+        wnids.append(wnid)
+        names.append(name.strip() or wnid)
+    if not wnids:
+        raise ValueError(f"class list {path} is empty")
+    return wnids, names
+
+
+def write_classes(path, wnids, names=None):
+    """Writes a class list readable by `read_classes`."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i, wnid in enumerate(wnids):
+            name = names[i] if names and names[i] != wnid else ""
+            f.write(f"{wnid} {name}".rstrip() + "\n")
+
+
+def resize_and_crop(image, size=IMAGE_SIZE):
+    """Scales a uint8 HxWxC image so its shorter side is `size` (bilinear, antialiased),
+    then keeps the central `size` x `size` patch (Sec. 2). Returns uint8."""
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    scale = tf.cast(size, tf.float32) / tf.minimum(h, w)
+    new_h = tf.maximum(size, tf.cast(tf.round(h * scale), tf.int32))
+    new_w = tf.maximum(size, tf.cast(tf.round(w * scale), tf.int32))
+    resized = tf.image.resize(image, [new_h, new_w], antialias=True)
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    cropped = resized[top:top + size, left:left + size]
+    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+
+
+def decode(encoded):
+    """Decodes JPEG (or PNG/GIF/BMP) bytes to uint8 HxWx3; grayscale becomes 3 channels."""
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _options(deterministic):
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    # Under tf.distribute, each worker reads its own subset of the files.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.AUTO
+    return options
+
+
+def _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
+            drop_remainder=None):
+    """The one path after decoding: resize/crop to 256, shuffle, batch, prefetch.
+    `ds` yields `(uint8 image, int32 label)`."""
+    ds = ds.map(lambda image, label: (resize_and_crop(image, size), label),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None
+                  else drop_remainder, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=deterministic)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic))
+
+
+class DropCounter:
+    """Counts records seen and records dropped by a tolerant (`tolerant=True`) reader.
+
+    Read `seen`, `kept` and `dropped` after (or during) iteration; they accumulate over
+    epochs.
+    """
+
+    def __init__(self):
+        self._seen = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._kept = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    @property
+    def seen(self):
+        return int(self._seen.numpy())
+
+    @property
+    def kept(self):
+        return int(self._kept.numpy())
+
+    @property
+    def dropped(self):
+        return self.seen - self.kept
+
+
+def _shard_files(pattern):
+    patterns = [pattern] if isinstance(pattern, (str, os.PathLike)) else list(pattern)
+    files = sorted(f for p in patterns for f in tf.io.gfile.glob(os.fspath(p)))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord files match {patterns}")
+    return files
+
+
+def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_000, seed=None,
+                     deterministic=False, tolerant=False, counter=None, size=IMAGE_SIZE,
+                     drop_remainder=None, cycle_length=None):
+    """A tf.data pipeline over TFRecord shards in the TF ImageNet schema.
+
+    Args:
+        pattern: a glob (e.g. `"data/train-*"`) or a list of globs or files.
+        classes: the class list: wnids, or the path of a class list file.
+        batch_size: images per batch (the global batch under tf.distribute).
+        training: if True, shards and records are shuffled, the data repeats forever and
+            the last partial batch is dropped; if False, one pass in file order.
+        shuffle_buffer: records in the shuffle buffer (training only).
+        seed: seed for shard order and shuffling.
+        deterministic: if True, element order is fixed for a given seed (slower).
+        tolerant: if False (default), a corrupt record or undecodable image stops the
+            pipeline with TF's error (`find_bad_records` names the shard and record). If
+            True, records that are read but cannot be parsed or decoded are dropped and
+            counted in `counter`, and a record whose framing is broken (bad length or
+            CRC) ends its shard, which cannot be resynchronised: reading moves on to the
+            next shard, TF logs a warning, and the records lost after it are not in
+            `counter` (compare `counter.kept` per epoch with the manifest's counts).
+        counter: a `DropCounter` (tolerant mode), to read how many records were dropped.
+        size: output image size (256, the paper's).
+        drop_remainder: override the default (`training`).
+        cycle_length: shards read in parallel (default: AUTOTUNE).
+
+    Returns:
+        A `tf.data.Dataset` of `(images uint8 [batch, size, size, 3], labels int32 [batch])`.
+    """
+    wnids = read_classes(classes)[0] if isinstance(classes, (str, os.PathLike)) else list(classes)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(wnids), tf.range(len(wnids))), -1)
+    files = _shard_files(pattern)
+    if training and len(files) > 1:
+        ds = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(files)
+    ds = ds.interleave(tf.data.TFRecordDataset,
+                       cycle_length=cycle_length or tf.data.AUTOTUNE,
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if tolerant and counter is not None:
+        ds = ds.map(lambda r: (counter._seen.assign_add(1), r)[1])
+
+    def parse(record):
+        ex = tf.io.parse_single_example(record, FEATURES)
+        label = table.lookup(ex["image/class/synset"])
+        tf.debugging.Assert(label >= 0, ["image/class/synset not in the class list:",
+                                         ex["image/class/synset"], ex["image/filename"]])
+        return decode(ex["image/encoded"]), label
+
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if tolerant:
+        ds = ds.ignore_errors(log_warning=True)
+        if counter is not None:
+            ds = ds.map(lambda image, label: (counter._kept.assign_add(1), (image, label))[1])
+    return _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
+                   drop_remainder)
+
+
+def find_bad_records(pattern, classes=None):
+    """Reads every record of every shard matching `pattern` one by one and returns
+    `[(shard, record index, reason)]` for records that cannot be read, parsed or decoded
+    (and, given `classes`, whose synset is not in the class list). For locating what
+    stopped a strict pipeline; it reads everything, so it is slow on big datasets."""
+    wnids = None
+    if classes is not None:
+        wnids = set(read_classes(classes)[0] if isinstance(classes, (str, os.PathLike))
+                    else classes)
+    bad = []
+    for shard in _shard_files(pattern):
+        it = iter(tf.data.TFRecordDataset(shard))
+        index = 0
+        while True:
+            try:
+                record = next(it)
+            except StopIteration:
+                break
+            except tf.errors.OpError as e:
+                bad.append((shard, index, f"unreadable record: {e.message.splitlines()[0]}"))
+                break  # a broken frame ends what can be read of this shard
+            try:
+                ex = tf.io.parse_single_example(record, FEATURES)
+                decode(ex["image/encoded"])
+                synset = ex["image/class/synset"].numpy().decode()
+                if wnids is not None and synset not in wnids:
+                    bad.append((shard, index, f"synset {synset!r} not in the class list"))
+            except tf.errors.OpError as e:
+                bad.append((shard, index, f"cannot parse or decode: "
+                                          f"{e.message.splitlines()[0][:200]}"))
+            index += 1
+    return bad
+
+
+def folder_dataset(root, batch_size, training, classes=None, shuffle_buffer=10_000, seed=None,
+                   deterministic=False, size=IMAGE_SIZE, drop_remainder=None):
+    """A tf.data pipeline straight from a `root/<class>/<image>` tree (small data).
+
+    `classes` (wnids or a class-list path) fixes the class order; by default the sorted
+    folder names. Files are decoded with TF (JPEG, PNG, GIF, BMP); an undecodable file
+    stops the pipeline (build TFRecords to have odd files reported and handled).
+    Returns the same element structure as `tfrecord_dataset`.
+    """
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    folders = sorted(d for d in os.listdir(root)
+                     if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    if classes is None:
+        wnids = folders
+    else:
+        wnids = read_classes(classes)[0] if isinstance(classes, (str, os.PathLike)) \
+            else list(classes)
+        unknown = sorted(set(folders) - set(wnids))
+        if unknown:
+            raise ValueError(f"{root}: class folders not in the class list: {unknown[:5]}")
+    files, labels = [], []
+    for folder in folders:
+        for name in sorted(os.listdir(os.path.join(root, folder))):
+            if not name.startswith("."):
+                files.append(os.path.join(root, folder, name))
+                labels.append(wnids.index(folder))
+    if not files:
+        raise FileNotFoundError(f"no images found under {root}/<class>/")
+    ds = tf.data.Dataset.from_tensor_slices((files, labels))
+    if training:
+        ds = ds.shuffle(len(files), seed=seed)
+    ds = ds.map(lambda f, y: (decode(tf.io.read_file(f)), tf.cast(y, tf.int32)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
+                   drop_remainder)
+
+
+def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffer=10_000,
+                 seed=None, deterministic=False, size=IMAGE_SIZE, drop_remainder=None):
+    """A tf.data pipeline from a tfds image classification dataset that is already
+    prepared on disk (nothing is downloaded).
+
+    `name` is a registered tfds name, e.g. `imagenet2012` (prepared from your own manual
+    download with `tfds build imagenet2012 --manual_dir DIR`; labels 0..999 in the
+    standard wnid order), looked up in `data_dir`; or the directory of any prepared tfds
+    dataset version (the folder holding its `dataset_info.json`). The dataset needs
+    `image` and `label` features.
+
+    Returns the same element structure as `tfrecord_dataset`.
+    """
+    import tensorflow_datasets as tfds
+
+    if os.path.isfile(os.path.join(os.fspath(name), "dataset_info.json")):
+        builder = tfds.builder_from_directory(os.fspath(name))
+    else:
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except Exception as e:  # tfds raises several types for unknown names
+            raise ValueError(f"tfds dataset {name!r} is not available: {e}") from None
+        if not builder.is_prepared():
+            raise FileNotFoundError(
+                f"tfds dataset {name!r} is not prepared in {builder.data_dir}: prepare it "
+                f"first (e.g. `tfds build {name} --manual_dir DIR` for imagenet2012); "
+                f"nothing is downloaded here.")
+    features = builder.info.features
+    if "image" not in features or "label" not in features:
+        raise ValueError(f"tfds dataset {name!r} needs 'image' and 'label' features, "
+                         f"has {list(features)}")
+    if split not in builder.info.splits:
+        raise ValueError(f"tfds dataset {name!r} has no split {split!r}; it has "
+                         f"{list(builder.info.splits)}")
+    ds = builder.as_dataset(split=split, shuffle_files=training,
+                            read_config=tfds.ReadConfig(shuffle_seed=seed))
+    ds = ds.map(lambda ex: (_to_rgb(ex["image"]), tf.cast(ex["label"], tf.int32)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
+                   drop_remainder)
+
+
+def _to_rgb(image):
+    if image.shape[-1] == 1:
+        return tf.image.grayscale_to_rgb(image)
+    return image[..., :3]

@@ -1,0 +1,258 @@
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet_tf import build as B
+from alexnet_tf import data as D
+from images import encode, image_array, write_tree
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def records(pattern):
+    """All records of the shards matching `pattern`, parsed into dicts of numpy values."""
+    out = []
+    for shard in sorted(glob.glob(pattern)):
+        for raw in tf.data.TFRecordDataset(shard):
+            ex = tf.train.Example.FromString(raw.numpy()).features.feature
+            out.append({k: (v.bytes_list.value or v.int64_list.value)[0] for k, v in ex.items()})
+    return out
+
+
+def shard_bytes(out_dir, split):
+    return {os.path.basename(p): open(p, "rb").read()
+            for p in sorted(glob.glob(os.path.join(out_dir, f"{split}-*")))}
+
+
+@pytest.fixture
+def odd_tree(tmp_path):
+    root = tmp_path / "tree"
+    return root, write_tree(root)
+
+
+def test_odd_files_are_converted_skipped_and_reported(odd_tree, tmp_path):
+    root, expected = odd_tree
+    out = tmp_path / "out"
+    manifest = B.build(root, out, "train", shards=3, progress=False)
+
+    skipped = {s["file"]: s["reason"] for s in manifest["skipped"]}
+    assert set(skipped) == {n for n, o in expected.items() if o == "skip"}
+    assert skipped["n00000001/empty.JPEG"] == "empty file"
+    assert skipped["n00000001/notes.txt"].startswith("not an image")
+    assert "truncated or corrupt" in skipped["n00000001/truncated.JPEG"]
+    for kind in ("cmyk", "png", "grayscale", "alpha"):
+        wanted = [n for n, o in expected.items() if o == kind]
+        assert set(wanted) <= set(manifest["converted"][kind]), kind
+    assert manifest["converted"]["png"] == ["n00000001/png_named_jpeg.JPEG",
+                                            "n00000001/rgba.png"]
+
+    kept = [n for n, o in expected.items() if o != "skip"]
+    recs = records(str(out / "train-*"))
+    assert manifest["num_examples"] == len(recs) == len(kept) == \
+        sum(s["count"] for s in manifest["shards"])
+    assert sorted(r["image/filename"].decode() for r in recs) == \
+        sorted(os.path.basename(n) for n in kept)
+    for r in recs:
+        image = tf.io.decode_jpeg(r["image/encoded"]).numpy()
+        assert image.shape == (256, 256, 3) == (r["image/height"], r["image/width"], 3)
+        assert r["image/format"] == b"JPEG"
+        # Standard schema: label is 1-based, synset names the class.
+        index = ["n00000001", "n00000002"].index(r["image/class/synset"].decode())
+        assert r["image/class/label"] == index + 1
+        assert r["image/filename"].decode().startswith(r["image/class/synset"].decode()) or \
+            r["image/class/synset"] == b"n00000001"
+    # The CMYK file's colours survive the conversion (compared with the RGB original).
+    cmyk = next(r for r in recs if r["image/filename"] == b"cmyk.JPEG")
+    original = D.resize_and_crop(tf.constant(image_array(1000))).numpy().astype(int)
+    got = tf.io.decode_jpeg(cmyk["image/encoded"]).numpy().astype(int)
+    assert np.abs(got - original).mean() < 6
+    assert sorted(os.listdir(out)) == [".train.build", "train-00000-of-00003",
+                                       "train-00001-of-00003", "train-00002-of-00003",
+                                       "train.classes.txt", "train.manifest.json"]
+    assert json.load(open(out / "train.manifest.json")) == manifest
+    summary = B.summarize(manifest)
+    assert "skipped: 3" in summary and "n00000001/empty.JPEG: empty file" in summary
+
+
+def test_keep_original_size(odd_tree, tmp_path):
+    root, _ = odd_tree
+    B.build(root, tmp_path / "out", "train", shards=1, resize=False, progress=False)
+    recs = {r["image/filename"].decode(): r for r in records(str(tmp_path / "out/train-*"))}
+    big = recs["n00000001_2.JPEG"]  # 300x200 original
+    assert (big["image/height"], big["image/width"]) == (300, 200)
+    with open(root / "n00000001" / "n00000001_2.JPEG", "rb") as f:
+        assert big["image/encoded"] == f.read()  # an RGB JPEG is kept byte for byte
+    gray = tf.io.decode_jpeg(recs["gray.JPEG"]["image/encoded"])
+    assert gray.shape == (40, 60, 3)
+
+
+def test_jpeg_components():
+    rgb = image_array(0)
+    assert B._jpeg_components(encode(rgb)) == 3
+    assert B._jpeg_components(encode(rgb, mode="L")) == 1
+    assert B._jpeg_components(encode(rgb, mode="CMYK")) == 4
+    assert B._jpeg_components(b"\xff\xd8\xff") is None
+
+
+def test_same_inputs_and_seed_give_identical_shards(odd_tree, tmp_path):
+    root, _ = odd_tree
+    B.build(root, tmp_path / "a", "train", shards=4, workers=2, progress=False)
+    # Another process, with another hash seed (protobuf map order must not leak in).
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build_tfrecords.py"),
+                    "--input", str(root), "--output_dir", str(tmp_path / "b"), "--split",
+                    "train", "--shards", "4", "--workers", "1", "--quiet"],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "7"})
+    B.build(root, tmp_path / "c", "train", shards=4, seed=1, progress=False)
+    a, b, c = (shard_bytes(tmp_path / d, "train") for d in "abc")
+    assert a == b
+    assert a != c  # another seed assigns images to shards differently
+
+
+def test_shards_mix_classes(tmp_path):
+    write_tree(tmp_path / "tree", classes=[f"n0000000{i}" for i in range(4)], per_class=10,
+               odd=False, sizes=[(20, 20)])
+    B.build(tmp_path / "tree", tmp_path / "out", "train", shards=4, progress=False)
+    for shard in glob.glob(str(tmp_path / "out/train-*")):
+        assert len({r["image/class/synset"] for r in records(shard)}) >= 3
+
+
+def test_flat_folder_with_ground_truth(tmp_path):
+    flat = tmp_path / "val"
+    flat.mkdir()
+    wnids = ["n00000002", "n00000001", "n00000002"]
+    for i in range(3):
+        (flat / f"ILSVRC2012_val_{i + 1:08d}.JPEG").write_bytes(encode(image_array(i)))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(wnids) + "\n")
+    classes = tmp_path / "classes.txt"
+    classes.write_text("n00000001 first class\nn00000002 second class\n")
+    B.build(flat, tmp_path / "out", "validation", labels=labels, classes=classes, shards=1,
+            progress=False)
+    recs = {r["image/filename"].decode(): r for r in records(str(tmp_path / "out/validation-*"))}
+    for i, wnid in enumerate(wnids):
+        r = recs[f"ILSVRC2012_val_{i + 1:08d}.JPEG"]
+        assert r["image/class/synset"].decode() == wnid
+        assert r["image/class/text"].decode() == {"n00000001": "first class",
+                                                  "n00000002": "second class"}[wnid]
+    assert D.read_classes(tmp_path / "out/validation.classes.txt") == (
+        ["n00000001", "n00000002"], ["first class", "second class"])
+
+    labels.write_text("n00000002\nn00000001\n")
+    with pytest.raises(ValueError, match="has 2 labels but .* has 3 files; the first file "
+                                         "without a label is ILSVRC2012_val_00000003.JPEG"):
+        B.build(flat, tmp_path / "out2", "validation", labels=labels, progress=False)
+
+
+def test_unknown_class_folder_is_an_error(odd_tree, tmp_path):
+    root, _ = odd_tree
+    classes = tmp_path / "classes.txt"
+    classes.write_text("n00000001 only one\n")
+    with pytest.raises(ValueError, match="classes not in --classes .*: n00000002"):
+        B.build(root, tmp_path / "out", "train", classes=classes, progress=False)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(input="/nonexistent/dir"), "does not exist"),
+    (dict(split="../x"), "plain name"),
+    (dict(shards=10_000), "--shards"),
+    (dict(quality=0), "--quality"),
+])
+def test_bad_arguments_are_named(odd_tree, tmp_path, kwargs, match):
+    root, _ = odd_tree
+    args = dict(input=root, output_dir=tmp_path / "out", split="train", progress=False)
+    args.update(kwargs)
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        B.build(**args)
+
+
+def test_flat_folder_without_labels_is_explained(tmp_path):
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.JPEG").write_bytes(encode(image_array(0)))
+    with pytest.raises(ValueError, match="give their ground truth with --labels"):
+        B.build(tmp_path / "flat", tmp_path / "out", "validation", progress=False)
+
+
+def test_train_tar_of_class_tars_equals_folder_build(odd_tree, tmp_path):
+    root, _ = odd_tree
+    train_tar = tmp_path / "ILSVRC2012_img_train.tar"
+    with tarfile.open(train_tar, "w") as outer:
+        for wnid in sorted(os.listdir(root)):
+            inner_path = tmp_path / f"{wnid}.tar"
+            with tarfile.open(inner_path, "w") as inner:
+                for name in sorted(os.listdir(root / wnid)):
+                    inner.add(root / wnid / name, arcname=name)
+            outer.add(inner_path, arcname=f"{wnid}.tar")
+    from_tar = B.build(train_tar, tmp_path / "a", "train", shards=2, progress=False)
+    from_dir = B.build(root, tmp_path / "b", "train", shards=2, progress=False)
+    assert shard_bytes(tmp_path / "a", "train") == shard_bytes(tmp_path / "b", "train")
+    assert from_tar["skipped"] == from_dir["skipped"]
+
+
+def test_rerun_skips_complete_shards_and_rejects_other_options(odd_tree, tmp_path):
+    root, _ = odd_tree
+    out = tmp_path / "out"
+    B.build(root, out, "train", shards=3, progress=False)
+    first = shard_bytes(out, "train")
+    os.remove(out / "train-00001-of-00003")  # as if the run died while writing it
+    stamps = {p: os.stat(p).st_mtime_ns for p in glob.glob(str(out / "train-*"))}
+    time.sleep(0.01)
+    B.build(root, out, "train", shards=3, progress=False)
+    assert shard_bytes(out, "train") == first
+    for p, stamp in stamps.items():
+        assert os.stat(p).st_mtime_ns == stamp  # complete shards were not rewritten
+    with pytest.raises(ValueError, match="other inputs or options"):
+        B.build(root, out, "train", shards=2, progress=False)
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_identical_shards(tmp_path):
+    """SIGKILL a real build mid-way; the re-run completes it byte-identically."""
+    write_tree(tmp_path / "tree", per_class=150, odd=False, sizes=[(300, 400), (500, 375)])
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "build_tfrecords.py"),
+           "--input", str(tmp_path / "tree"), "--split", "train", "--shards", "30",
+           "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd + ["--output_dir", str(tmp_path / "killed")])
+    deadline = time.time() + 120
+    while len(glob.glob(str(tmp_path / "killed/train-*"))) < 5 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(glob.glob(str(tmp_path / "killed/train-*")))
+    assert 5 <= done < 30, "the kill should land mid-build"
+    subprocess.run(cmd + ["--output_dir", str(tmp_path / "killed")], check=True)
+    subprocess.run(cmd + ["--output_dir", str(tmp_path / "clean")], check=True)
+    assert shard_bytes(tmp_path / "killed", "train") == shard_bytes(tmp_path / "clean", "train")
+
+
+def test_tool_reports_bad_input_clearly(tmp_path):
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build_tfrecords.py"),
+                          "--input", str(tmp_path / "missing"), "--output_dir",
+                          str(tmp_path / "out"), "--split", "train"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert run.stderr.strip().endswith(f"error: --input {tmp_path / 'missing'} does not exist")
+
+
+def test_imagenette_builds_and_reads_back(imagenette, tmp_path):
+    """The shared Imagenette: 9,469 train / 3,925 val, labels from the folders, in the
+    ImageNet class order of synset_words.txt."""
+    meta = imagenette.parent / "imagenet-meta" / "synset_words.txt"
+    wnids, _ = D.read_classes(meta)
+    for split, count in (("train", 9469), ("val", 3925)):
+        manifest = B.build(imagenette / split, tmp_path, split, classes=meta, shards=4,
+                           progress=False)
+        assert manifest["num_examples"] == count and manifest["skipped"] == []
+        want = {w: len(os.listdir(imagenette / split / w)) for w in os.listdir(imagenette / split)}
+        labels = np.concatenate([y.numpy() for _, y in D.tfrecord_dataset(
+            str(tmp_path / f"{split}-*"), meta, 500, training=False)])
+        assert len(labels) == count
+        assert {wnids[i]: n for i, n in zip(*np.unique(labels, return_counts=True))} == want
