@@ -20,6 +20,8 @@ setup(
         "numpy",
         "tensorboard",
         "tensorflow-datasets",
+        "importlib_resources",  # tfds' dataset builders import it (via etils) at run time
+        "tqdm",                 # progress bars
     ],
     extras_require={
         "cpu": ["tensorflow-cpu==2.21.*"],

@@ -1,0 +1,153 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet_tf import augment as A
+from alexnet_tf.stats import PUBLISHED
+from layer_harness import run_layer_test
+
+
+def images(batch=4, size=256, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+
+
+def three_ways(fn, *args):
+    """fn's result eagerly, inside tf.data and under jit_compile."""
+    eager = fn(*args)
+    in_data = next(iter(tf.data.Dataset.from_tensors(args).map(fn)))
+    xla = tf.function(fn, jit_compile=True)(*args)
+    return [np.asarray(r) for r in (eager, in_data, xla)]
+
+
+def test_crop_and_flip_matches_slicing_three_ways():
+    x = tf.constant(images(3, 40).astype("float32"))
+    top, left = tf.constant([0, 5, 16]), tf.constant([16, 0, 7])
+    flip = tf.constant([False, True, True])
+    want = np.stack([np.asarray(x[i, t:t + 24, l:l + 24])[:, ::-1 if f else 1]
+                     for i, (t, l, f) in enumerate(zip([0, 5, 16], [16, 0, 7],
+                                                       [False, True, True]))])
+    for got in three_ways(lambda *a: A.crop_and_flip(*a, size=24), x, top, left, flip):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_lighting_three_ways():
+    x = tf.zeros((2, 4, 4, 3))
+    alpha = tf.constant([[1.0, 0, 0], [0, 0, -2.0]])
+    eigvals = tf.constant([9.0, 4.0, 1.0])
+    eigvecs = tf.constant(np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0],
+                          tf.float32)
+    # Shift = sum_i p_i a_i eigval_i / 255.
+    want = np.stack([np.broadcast_to(eigvecs.numpy()[:, 0] * 9.0 / 255, (4, 4, 3)),
+                     np.broadcast_to(eigvecs.numpy()[:, 2] * -2.0 / 255, (4, 4, 3))])
+    for got in three_ways(A.lighting, x, alpha, eigvals, eigvecs):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_ten_crops_geometry():
+    x = np.arange(2 * 8 * 8 * 1, dtype="float32").reshape(2, 8, 8, 1)
+    crops = A.ten_crops(tf.constant(x), size=5).numpy()
+    assert crops.shape == (2, 10, 5, 5, 1)
+    expected = [x[:, :5, :5], x[:, :5, 3:], x[:, 3:, :5], x[:, 3:, 3:], x[:, 1:6, 1:6]]
+    expected += [e[:, :, ::-1] for e in expected]
+    for i, e in enumerate(expected):
+        np.testing.assert_array_equal(crops[:, i], e, err_msg=f"crop {i}")
+    xla = tf.function(lambda t: A.ten_crops(t, 5), jit_compile=True)(tf.constant(x))
+    np.testing.assert_array_equal(xla.numpy(), crops)
+    np.testing.assert_array_equal(A.center_crop(tf.constant(x), 5).numpy(), expected[4])
+
+
+def make_layer(seed=0, mean=None, lighting_std=0.1):
+    return A.PaperAugmentation(PUBLISHED["mean_rgb"] if mean is None else mean,
+                               PUBLISHED["eigvals"], PUBLISHED["eigvecs"], seed=seed,
+                               lighting_std=lighting_std)
+
+
+def test_inference_is_mean_subtracted_centre_crop():
+    x = images(2)
+    out = make_layer()(x, training=False).numpy()
+    want = x[:, 16:240, 16:240].astype("float32") - PUBLISHED["mean_rgb"].astype("float32")
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    mean_image = np.random.default_rng(1).uniform(0, 255, (256, 256, 3))
+    out = make_layer(mean=mean_image)(x, training=False).numpy()
+    want = (x.astype("float32") - mean_image.astype("float32"))[:, 16:240, 16:240]
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
+
+
+def offsets_and_flips(layer, batches):
+    """Recovers each training crop's offset and flip from an image whose pixels encode
+    their own coordinates (no lighting, zero mean)."""
+    rows, cols = np.mgrid[0:256, 0:256]
+    coded = np.stack([rows, cols, np.zeros_like(rows)], -1).astype("uint8")
+    x = np.repeat(coded[None], 256, axis=0)
+    step = tf.function(lambda t: layer(t, training=True), jit_compile=True)
+    found = []
+    for _ in range(batches):
+        out = step(x).numpy()
+        top = out[:, 0, 0, 0].astype(int)
+        flip = out[:, 0, 0, 1] > out[:, 0, -1, 1]
+        left = np.where(flip, out[:, 0, -1, 1], out[:, 0, 0, 1]).astype(int)
+        found.append(np.stack([top, left, flip], 1))
+    return np.concatenate(found)
+
+
+def test_all_crop_offsets_reachable_and_flip_rate():
+    layer = make_layer(seed=3, mean=np.zeros(3), lighting_std=0.0)
+    found = offsets_and_flips(layer, 40)  # 10,240 crops
+    assert set(found[:, 0]) == set(range(33)) and set(found[:, 1]) == set(range(33))
+    n = len(found)
+    counts = np.zeros((33, 33))
+    np.add.at(counts, (found[:, 0], found[:, 1]), 1)
+    assert (counts > 0).mean() > 0.99  # ~9.4 per cell on average: nearly all pairs seen
+    flip_rate = found[:, 2].mean()
+    assert abs(flip_rate - 0.5) < 4 * np.sqrt(0.25 / n)
+
+
+def test_lighting_noise_covariance():
+    layer = make_layer(seed=4, mean=np.zeros(3))
+    x = np.full((512, 256, 256, 3), 128, np.uint8)
+    step = tf.function(lambda t: layer(t, training=True), jit_compile=True)
+    shifts = np.concatenate([step(x).numpy()[:, 0, 0] - 128.0 for _ in range(8)])  # 4096
+    in_eigenbasis = shifts @ PUBLISHED["eigvecs"]
+    cov = np.cov(in_eigenbasis, rowvar=False)
+    # The paper's formula on [0, 1] pixels: std 0.1 * eigval along each component, i.e.
+    # 0.1 * eigval / 255 levels with our 0..255 eigenvalues (augment module docstring).
+    want = 0.01 * (PUBLISHED["eigvals"] / 255) ** 2
+    n = len(shifts)
+    # Variance estimates have relative standard error sqrt(2 / n) ~ 2.2 %.
+    np.testing.assert_allclose(np.diag(cov), want, rtol=5 * np.sqrt(2 / n))
+    off = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    assert np.abs(off - np.eye(3)).max() < 5 / np.sqrt(n)  # components are uncorrelated
+
+
+def test_same_seed_same_augmentation_three_ways():
+    x = images(2)
+    outs = [make_layer(seed=7)(x, training=True).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(outs[0], outs[1])
+    fresh = make_layer(seed=7)
+    graph = tf.function(lambda t: fresh(t, training=True))(x).numpy()
+    np.testing.assert_allclose(graph, outs[0], atol=1e-4)
+    assert not np.array_equal(make_layer(seed=8)(x, training=True).numpy(), outs[0])
+
+
+def test_augmentation_layer_harness(tmp_path):
+    run_layer_test(A.PaperAugmentation, dict(mean=PUBLISHED["mean_rgb"],
+                                             eigvals=PUBLISHED["eigvals"],
+                                             eigvecs=PUBLISHED["eigvecs"], seed=1),
+                   images(2), (2, 224, 224, 3), tmp_path)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(mean=np.zeros(4)), "shape"), (dict(), "needs `mean`"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        A.PaperAugmentation(**kwargs)
+
+
+def test_mean_image_must_match_input():
+    layer = make_layer(mean=np.zeros((200, 200, 3)))
+    with pytest.raises(ValueError, match="mean image is"):
+        layer(images(1))
+    with pytest.raises(ValueError, match="smaller than the 224 crop"):
+        make_layer()(images(1, 100))

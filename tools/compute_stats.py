@@ -1,0 +1,46 @@
+"""Computes the mean image, per-channel mean and RGB PCA (eigenvalues/vectors) of a
+training set, for mean subtraction and PCA lighting (Sec. 2, 4.1).
+
+    python tools/compute_stats.py --records 'data/train-*' --output data/stats.npz
+    python tools/compute_stats.py --records 'data/train-*' --output data/stats.npz \
+        --max_images 50000     # a sample: the first 50,000 records in shard order
+
+Point a config's `stats` at the output file. Without one, configs use the published
+ImageNet values (alexnet_tf.stats.PUBLISHED).
+"""
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", required=True, help="TFRecord glob, e.g. 'data/train-*'")
+    p.add_argument("--output", required=True, help="stats file to write (.npz)")
+    p.add_argument("--max_images", type=int, help="use only the first N records")
+    args = p.parse_args()
+    if args.max_images is not None and args.max_images < 1:
+        sys.exit(f"error: --max_images {args.max_images} must be positive")
+
+    from alexnet_tf.stats import compute_stats, describe, save_stats
+    start = time.time()
+
+    def progress(n):
+        print(f"\r{n:,} images, {n / (time.time() - start):.0f} img/s", end="",
+              file=sys.stderr, flush=True)
+    try:
+        stats = compute_stats(args.records, args.max_images, progress=progress)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    print(file=sys.stderr)
+    save_stats(args.output, stats)
+    print(describe(stats))
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
