@@ -66,16 +66,24 @@ def write_classes(path, wnids, names=None):
 
 def resize_and_crop(image, size=IMAGE_SIZE):
     """Scales a uint8 HxWxC image so its shorter side is `size` (bilinear, antialiased),
-    then keeps the central `size` x `size` patch (Sec. 2). Returns uint8."""
+    then keeps the central `size` x `size` patch (Sec. 2). Returns uint8. An image that
+    is already `size` x `size` is returned as is."""
     shape = tf.shape(image)
-    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
-    scale = tf.cast(size, tf.float32) / tf.minimum(h, w)
-    new_h = tf.maximum(size, tf.cast(tf.round(h * scale), tf.int32))
-    new_w = tf.maximum(size, tf.cast(tf.round(w * scale), tf.int32))
-    resized = tf.image.resize(image, [new_h, new_w], antialias=True)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    cropped = resized[top:top + size, left:left + size]
-    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+
+    def resize():
+        h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+        scale = tf.cast(size, tf.float32) / tf.minimum(h, w)
+        new_h = tf.maximum(size, tf.cast(tf.round(h * scale), tf.int32))
+        new_w = tf.maximum(size, tf.cast(tf.round(w * scale), tf.int32))
+        resized = tf.image.resize(image, [new_h, new_w], antialias=True)
+        top, left = (new_h - size) // 2, (new_w - size) // 2
+        cropped = resized[top:top + size, left:left + size]
+        return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+
+    out = tf.cond(tf.logical_and(shape[0] == size, shape[1] == size),
+                  lambda: tf.cast(image, tf.uint8), resize)
+    out.set_shape([size, size, image.shape[-1]])
+    return out
 
 
 def decode(encoded):
