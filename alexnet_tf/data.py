@@ -20,6 +20,7 @@ off-by-one, the readers ignore `image/class/label` and derive the class index fr
 the list. A record whose synset is not in the list is an error.
 """
 import os
+import random
 
 import tensorflow as tf
 
@@ -93,26 +94,35 @@ def decode(encoded):
     return image
 
 
-def _options(deterministic):
+def _options(deterministic, shard_policy="auto"):
     options = tf.data.Options()
     options.deterministic = deterministic
-    # Under tf.distribute, each worker reads its own subset of the files.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.AUTO
+    # Under tf.distribute, each worker reads its own part: whole files ("file"), every
+    # n-th element ("data"), or whatever works ("auto": files when there are enough).
+    policies = tf.data.experimental.AutoShardPolicy
+    options.experimental_distribute.auto_shard_policy = {
+        "auto": policies.AUTO, "file": policies.FILE, "data": policies.DATA,
+        "off": policies.OFF}[shard_policy]
     return options
 
 
-def _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
-            drop_remainder=None):
-    """The one path after decoding: resize/crop to 256, shuffle, batch, prefetch.
-    `ds` yields `(uint8 image, int32 label)`."""
+def epoch_seed(seed, epoch):
+    """The seed of one epoch's shuffles, derived from the run's `seed` and the epoch."""
+    return (0 if seed is None else int(seed)) * 100_003 + int(epoch)
+
+
+def _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
+            shard_policy):
+    """The one path after decoding (and shuffling): resize/crop to 256, repeat (training
+    without `epoch`), batch, prefetch. `ds` yields `(uint8 image, int32 label)`."""
     ds = ds.map(lambda image, label: (resize_and_crop(image, size), label),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    if training and epoch is None:
+        ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None
                   else drop_remainder, num_parallel_calls=tf.data.AUTOTUNE,
                   deterministic=deterministic)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic))
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic, shard_policy))
 
 
 class DropCounter:
@@ -149,16 +159,19 @@ def _shard_files(pattern):
 
 def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_000, seed=None,
                      deterministic=False, tolerant=False, counter=None, size=IMAGE_SIZE,
-                     drop_remainder=None, cycle_length=None):
+                     drop_remainder=None, cycle_length=None, epoch=None, skip_batches=0,
+                     shard_policy="auto"):
     """A tf.data pipeline over TFRecord shards in the TF ImageNet schema.
 
     Args:
         pattern: a glob (e.g. `"data/train-*"`) or a list of globs or files.
         classes: the class list: wnids, or the path of a class list file.
         batch_size: images per batch (the global batch under tf.distribute).
-        training: if True, shards and records are shuffled, the data repeats forever and
-            the last partial batch is dropped; if False, one pass in file order.
-        shuffle_buffer: records in the shuffle buffer (training only).
+        training: if True, shards and records are shuffled and the last partial batch is
+            dropped; the data repeats forever unless `epoch` is given. If False, one pass
+            in file order.
+        shuffle_buffer: serialized records in the shuffle buffer (training only; records
+            are shuffled before decoding, so the buffer holds JPEG bytes, not pixels).
         seed: seed for shard order and shuffling.
         deterministic: if True, element order is fixed for a given seed (slower).
         tolerant: if False (default), a corrupt record or undecodable image stops the
@@ -172,6 +185,11 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
         size: output image size (256, the paper's).
         drop_remainder: override the default (`training`).
         cycle_length: shards read in parallel (default: AUTOTUNE).
+        epoch: training only: give one epoch, shuffled with seeds derived from `seed` and
+            `epoch` (`epoch_seed`), so that any epoch can be re-created exactly.
+        skip_batches: with `epoch`: leave out the epoch's first batches (skipped before
+            decoding), to resume in the middle of an epoch. Exact with `deterministic`.
+        shard_policy: tf.distribute auto-sharding: "auto", "file", "data" or "off".
 
     Returns:
         A `tf.data.Dataset` of `(images uint8 [batch, size, size, 3], labels int32 [batch])`.
@@ -180,13 +198,19 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(wnids), tf.range(len(wnids))), -1)
     files = _shard_files(pattern)
-    if training and len(files) > 1:
-        ds = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices(files)
+    if training and epoch is not None:
+        random.Random(epoch_seed(seed, epoch)).shuffle(files)
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training and epoch is None and len(files) > 1:
+        ds = ds.shuffle(len(files), seed=seed)
     ds = ds.interleave(tf.data.TFRecordDataset,
                        cycle_length=cycle_length or tf.data.AUTOTUNE,
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed if epoch is None else epoch_seed(seed, epoch),
+                        reshuffle_each_iteration=epoch is None)
+        if epoch is not None and skip_batches:
+            ds = ds.skip(skip_batches * batch_size)
     if tolerant and counter is not None:
         ds = ds.map(lambda r: (counter._seen.assign_add(1), r)[1])
 
@@ -202,8 +226,8 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
         ds = ds.ignore_errors(log_warning=True)
         if counter is not None:
             ds = ds.map(lambda image, label: (counter._kept.assign_add(1), (image, label))[1])
-    return _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
-                   drop_remainder)
+    return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
+                   shard_policy)
 
 
 def find_bad_records(pattern, classes=None):
@@ -241,13 +265,15 @@ def find_bad_records(pattern, classes=None):
 
 
 def folder_dataset(root, batch_size, training, classes=None, shuffle_buffer=10_000, seed=None,
-                   deterministic=False, size=IMAGE_SIZE, drop_remainder=None):
+                   deterministic=False, size=IMAGE_SIZE, drop_remainder=None, epoch=None,
+                   skip_batches=0, shard_policy="auto"):
     """A tf.data pipeline straight from a `root/<class>/<image>` tree (small data).
 
     `classes` (wnids or a class-list path) fixes the class order; by default the sorted
     folder names. Files are decoded with TF (JPEG, PNG, GIF, BMP); an undecodable file
     stops the pipeline (build TFRecords to have odd files reported and handled).
-    Returns the same element structure as `tfrecord_dataset`.
+    `epoch`, `skip_batches` and `shard_policy` are as in `tfrecord_dataset`. Returns the
+    same element structure as `tfrecord_dataset`.
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
@@ -271,16 +297,20 @@ def folder_dataset(root, batch_size, training, classes=None, shuffle_buffer=10_0
     if not files:
         raise FileNotFoundError(f"no images found under {root}/<class>/")
     ds = tf.data.Dataset.from_tensor_slices((files, labels))
-    if training:
-        ds = ds.shuffle(len(files), seed=seed)
+    if training:  # file names are cheap to shuffle: the whole list, before decoding
+        ds = ds.shuffle(len(files), seed=seed if epoch is None else epoch_seed(seed, epoch),
+                        reshuffle_each_iteration=epoch is None)
+        if epoch is not None and skip_batches:
+            ds = ds.skip(skip_batches * batch_size)
     ds = ds.map(lambda f, y: (decode(tf.io.read_file(f)), tf.cast(y, tf.int32)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
-                   drop_remainder)
+    return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
+                   shard_policy)
 
 
 def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffer=10_000,
-                 seed=None, deterministic=False, size=IMAGE_SIZE, drop_remainder=None):
+                 seed=None, deterministic=False, size=IMAGE_SIZE, drop_remainder=None,
+                 epoch=None, skip_batches=0, shard_policy="auto"):
     """A tf.data pipeline from a tfds image classification dataset that is already
     prepared on disk (nothing is downloaded).
 
@@ -288,7 +318,8 @@ def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffe
     download with `tfds build imagenet2012 --manual_dir DIR`; labels 0..999 in the
     standard wnid order), looked up in `data_dir`; or the directory of any prepared tfds
     dataset version (the folder holding its `dataset_info.json`). The dataset needs
-    `image` and `label` features.
+    `image` and `label` features. `epoch`, `skip_batches` and `shard_policy` are as in
+    `tfrecord_dataset` (here the shuffle, and so the skip, come after decoding).
 
     Returns the same element structure as `tfrecord_dataset`.
     """
@@ -313,12 +344,17 @@ def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffe
     if split not in builder.info.splits:
         raise ValueError(f"tfds dataset {name!r} has no split {split!r}; it has "
                          f"{list(builder.info.splits)}")
-    ds = builder.as_dataset(split=split, shuffle_files=training,
-                            read_config=tfds.ReadConfig(shuffle_seed=seed))
+    ds = builder.as_dataset(split=split, shuffle_files=training, read_config=tfds.ReadConfig(
+        shuffle_seed=seed if epoch is None else epoch_seed(seed, epoch)))
     ds = ds.map(lambda ex: (_to_rgb(ex["image"]), tf.cast(ex["label"], tf.int32)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return _finish(ds, batch_size, training, shuffle_buffer, seed, deterministic, size,
-                   drop_remainder)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed if epoch is None else epoch_seed(seed, epoch),
+                        reshuffle_each_iteration=epoch is None)
+        if epoch is not None and skip_batches:
+            ds = ds.skip(skip_batches * batch_size)
+    return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
+                   shard_policy)
 
 
 def _to_rgb(image):

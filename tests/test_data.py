@@ -168,3 +168,23 @@ def test_tfds_prepared_dataset(tree, tmp_path):
         D.tfds_dataset(builder.data_dir, "validation", 2, training=False)
     with pytest.raises((ValueError, FileNotFoundError), match="not"):
         D.tfds_dataset("imagenet2012", "train", 2, training=False, data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("source", ["tfrecord", "folder"])
+def test_epochs_are_recreated_exactly_and_skip_resumes_mid_epoch(tree, source):
+    def epoch_labels(epoch, skip=0):
+        if source == "tfrecord":
+            ds = D.tfrecord_dataset(str(tree / "records/train-*"), CLASSES, 3, training=True,
+                                    seed=5, deterministic=True, epoch=epoch, skip_batches=skip)
+        else:
+            ds = D.folder_dataset(tree / "tree", 3, training=True, seed=5, deterministic=True,
+                                  epoch=epoch, skip_batches=skip)
+        return [(x.numpy(), y.numpy()) for x, y in ds]
+
+    e0, e0_again, e1 = epoch_labels(0), epoch_labels(0), epoch_labels(1)
+    assert len(e0) == 14 // 3  # one epoch, remainder dropped, no repeat
+    for (x, y), (x2, y2) in zip(e0, e0_again):
+        np.testing.assert_array_equal(x, x2)
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(e0, e1))  # epochs differ
+    for (x, _), (x2, _) in zip(e0[2:], epoch_labels(0, skip=2)):
+        np.testing.assert_array_equal(x, x2)
