@@ -104,12 +104,15 @@ class PaperAugmentation(keras.layers.Layer):
         crop: crop size (224).
         lighting_std: standard deviation of `a_i` (0.1); 0 disables lighting noise.
         flip: whether training crops are mirrored with probability 0.5.
+        random_crop: whether training crops are random (else central). With
+            `lighting_std=0, flip=False, random_crop=False` training is deterministic.
         seed: seed of the random state.
         mean_shape: used by `from_config` only (the mean itself is a weight).
     """
 
     def __init__(self, mean=None, eigvals=None, eigvecs=None, crop=CROP,
-                 lighting_std=LIGHTING_STD, flip=True, seed=None, mean_shape=None, **kwargs):
+                 lighting_std=LIGHTING_STD, flip=True, random_crop=True, seed=None,
+                 mean_shape=None, **kwargs):
         super().__init__(**kwargs)
         if mean is None and mean_shape is None:
             raise ValueError("PaperAugmentation needs `mean` (see alexnet_tf.stats)")
@@ -121,6 +124,7 @@ class PaperAugmentation(keras.layers.Layer):
         self.crop = int(crop)
         self.lighting_std = float(lighting_std)
         self.flip = bool(flip)
+        self.random_crop = bool(random_crop)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._init = (mean, eigvals, eigvecs)
@@ -154,8 +158,13 @@ class PaperAugmentation(keras.layers.Layer):
             x = lighting(x, alpha, tf.convert_to_tensor(self.eigvals),
                          tf.convert_to_tensor(self.eigvecs))
         h, w = tf.shape(x)[1], tf.shape(x)[2]
-        top = keras.random.randint((batch,), 0, h - self.crop + 1, seed=self.seed_generator)
-        left = keras.random.randint((batch,), 0, w - self.crop + 1, seed=self.seed_generator)
+        if self.random_crop:
+            top = keras.random.randint((batch,), 0, h - self.crop + 1, seed=self.seed_generator)
+            left = keras.random.randint((batch,), 0, w - self.crop + 1,
+                                        seed=self.seed_generator)
+        else:
+            top = tf.fill([batch], (h - self.crop) // 2)
+            left = tf.fill([batch], (w - self.crop) // 2)
         if self.flip:
             flip = keras.random.uniform((batch,), seed=self.seed_generator) < 0.5
         else:
@@ -168,4 +177,5 @@ class PaperAugmentation(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "crop": self.crop, "lighting_std": self.lighting_std,
-                "flip": self.flip, "seed": self.seed, "mean_shape": list(self.mean_shape)}
+                "flip": self.flip, "random_crop": self.random_crop, "seed": self.seed,
+                "mean_shape": list(self.mean_shape)}

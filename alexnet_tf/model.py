@@ -5,6 +5,8 @@ import keras
 
 from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
 
+PIXEL_STD = 64.0  # about the std of mean-subtracted ImageNet pixels (0..255 scale)
+
 
 def alexnet(
     num_classes=1000,                     # Sec. 3.5: fc8 feeds a 1000-way softmax
@@ -72,9 +74,10 @@ def alexnet(
         pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
         dropout: dropout rate after fc6 and fc7 (0 to disable).
         initializer: "paper": weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6
-            and fc7 and 0 elsewhere (Sec. 5). "he": He-normal weights and zero biases, for
-            runs that stall with the paper's scheme (it is known to make deep plain nets
-            slow to start; He et al. 2015).
+            and fc7 and 0 elsewhere (Sec. 5). "he": He-normal weights (He et al. 2015) and
+            zero biases, for runs that stall with the paper's scheme; conv1's are divided by
+            `PIXEL_STD` (64), about the standard deviation of mean-subtracted 0..255 pixels,
+            so that activations start near unit scale.
         name: model name.
 
     Returns:
@@ -90,8 +93,9 @@ def alexnet(
             return dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01),
                         bias_initializer="ones" if bias_one else "zeros")
     elif initializer == "he":
-        def init(bias_one):
-            return dict(kernel_initializer="he_normal", bias_initializer="zeros")
+        def init(bias_one, scale=1.0):
+            return dict(kernel_initializer=keras.initializers.VarianceScaling(
+                2.0 * scale ** 2, "fan_in", "truncated_normal"), bias_initializer="zeros")
     else:
         raise ValueError(f"alexnet: `initializer` must be 'paper' or 'he', got {initializer!r}.")
     if len(filters) != 5:
@@ -109,7 +113,9 @@ def alexnet(
 
     images = keras.Input((image_size, image_size, 3), name="images")
     x = TowerConv2D(filters[0], 11, strides=4, padding=conv1_padding, connected=True,
-                    activation=activation, name="conv1", **init(False), **split)(images)
+                    activation=activation, name="conv1", **split,
+                    **(init(False) if initializer == "paper" else init(False, 1 / PIXEL_STD)))(
+                        images)
     if lrn:
         x = lrn_layer("lrn1")(x)
     x = pool("pool1")(x)

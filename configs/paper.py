@@ -1,0 +1,63 @@
+"""The paper's recipe (Krizhevsky et al. 2012, Sec. 5) on ImageNet TFRecords.
+
+    python tools/train.py --config configs/paper.py --workdir runs/paper \
+        --config.data.train='data/train-*' --config.data.validation='data/validation-*'
+
+Build the TFRecords first (README: "From a raw ILSVRC2012 download to TFRecords").
+"""
+import ml_collections
+from ml_collections.config_dict import placeholder
+
+
+def get_config():
+    c = ml_collections.ConfigDict()
+
+    c.data = ml_collections.ConfigDict()
+    # "tfrecord": data.train/validation are TFRecord globs, data.classes a class list.
+    # "images": data.train/validation are <class>/<image> trees, built into TFRecords in
+    #           WORKDIR/data by the builder on the first run.
+    # "generated": the package's procedural shapes (data.generated), built likewise.
+    # "tfds": data.train is a prepared tfds dataset name; "folder": image trees read as is.
+    c.data.source = "tfrecord"
+    c.data.train = "data/train-*"
+    c.data.validation = "data/validation-*"
+    c.data.classes = placeholder(str)            # default: the builder's train.classes.txt
+    c.data.train_examples = placeholder(int)     # default: the manifest's count
+    c.data.train_split, c.data.validation_split = "train", "validation"  # tfds
+    c.data.data_dir = placeholder(str)           # tfds
+    c.data.stats = "published"         # or a tools/compute_stats.py file
+    c.data.per_pixel_mean = False      # Sec. 2 subtracts the mean image: needs a stats file
+    c.data.shuffle_buffer = 10_000     # serialized records
+    c.data.shard_policy = "auto"       # tf.distribute auto-sharding: auto, file, data, off
+    c.data.generated = ml_collections.ConfigDict(
+        dict(classes=8, train_per_class=200, val_per_class=50, seed=0))
+
+    c.model = ml_collections.ConfigDict(dict(   # alexnet_tf.alexnet keyword arguments
+        num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
+        dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096))
+
+    c.batch_size = 128                 # Sec. 5
+    c.epochs = 90                      # Sec. 5: "roughly 90 cycles"
+    c.steps_per_epoch = placeholder(int)  # default: train examples // batch_size
+    c.optimizer = ml_collections.ConfigDict(dict(
+        learning_rate=0.01,            # Sec. 5
+        momentum=0.9,                  # Sec. 5
+        weight_decay=5e-4,             # Sec. 5, inside the momentum update (PaperSGD)
+        schedule="plateau",            # Sec. 5: /10 when validation error stops improving
+        lr_factor=0.1,
+        plateau_patience=5,            # the paper does not say how long it waited
+        max_reductions=3,              # Sec. 5: "reduced three times prior to termination"
+        step_epochs=(30, 60, 80)))     # with schedule="step"
+
+    c.augment = True                   # Sec. 4.1: random crops, flips, PCA lighting
+    c.lighting_std = 0.1               # Sec. 4.1
+    c.strategy = "default"             # default, towers, mirrored, multi_worker
+    c.jit_compile = True
+    c.precision = "float32"            # or mixed_float16 / mixed_bfloat16 on accelerators
+    c.seed = 0
+    c.deterministic = True             # data order fixed by seed: needed for exact resume
+    c.deterministic_ops = False        # TF op determinism (slower; tests use it)
+    c.checkpoint_every_steps = 1000    # plus one at the end of every epoch
+    c.histogram_freq = 1               # weight histograms every N epochs (0: none)
+    c.verbose = 1                      # Keras progress: 1 bar, 2 one line per epoch
+    return c

@@ -1,0 +1,17 @@
+"""A tiny run for tests: a narrow AlexNet (same layers, few kernels) on a few generated
+images; seconds on a CPU."""
+from configs import paper
+
+
+def get_config():
+    c = paper.get_config()
+    c.data.source = "generated"
+    c.data.generated.update(dict(classes=4, train_per_class=8, val_per_class=4))
+    c.data.shuffle_buffer = 64
+    c.model.update(dict(num_classes=4, filters=(8, 16, 16, 16, 16), fc_units=32,
+                        initializer="he"))
+    c.batch_size = 8
+    c.epochs = 2
+    c.checkpoint_every_steps = 2
+    c.verbose = 2
+    return c
