@@ -17,6 +17,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "keras>=3.0,<4",
+        "ml_collections",       # configs as code, with --config.field=value overrides
         "numpy",
         "tensorboard",
         "tensorflow-datasets",

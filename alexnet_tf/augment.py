@@ -87,9 +87,10 @@ def ten_crops(images, size=CROP):
 class PaperAugmentation(keras.layers.Layer):
     """uint8 256x256 images in, float32 mean-subtracted 224x224 images out (Sec. 4.1).
 
-    Training: `image - mean`, plus PCA lighting noise (see the module docstring), then a
-    random 224x224 crop (all 33x33 offsets equally likely) flipped with probability 0.5.
-    Inference: `image - mean`, central crop.
+    Training: `(image - mean) * scale`, plus PCA lighting noise (see the module
+    docstring, scaled alike), then a random 224x224 crop (all 33x33 offsets equally
+    likely) flipped with probability 0.5. Inference: `(image - mean) * scale`, central
+    crop. (`scale` is 1 for the paper.)
 
     The mean is either per channel (`[3]`) or the paper's per-pixel mean image
     (`[256, 256, 3]`, subtracted before cropping, so each crop loses the mean of its own
@@ -106,13 +107,15 @@ class PaperAugmentation(keras.layers.Layer):
         flip: whether training crops are mirrored with probability 0.5.
         random_crop: whether training crops are random (else central). With
             `lighting_std=0, flip=False, random_crop=False` training is deterministic.
+        scale: the output is multiplied by it. 1 for the paper (0..255 pixels minus the
+            mean); about 1/64 (the pixels' standard deviation) for He initialization.
         seed: seed of the random state.
         mean_shape: used by `from_config` only (the mean itself is a weight).
     """
 
     def __init__(self, mean=None, eigvals=None, eigvecs=None, crop=CROP,
-                 lighting_std=LIGHTING_STD, flip=True, random_crop=True, seed=None,
-                 mean_shape=None, **kwargs):
+                 lighting_std=LIGHTING_STD, flip=True, random_crop=True, scale=1.0,
+                 seed=None, mean_shape=None, **kwargs):
         super().__init__(**kwargs)
         if mean is None and mean_shape is None:
             raise ValueError("PaperAugmentation needs `mean` (see alexnet_tf.stats)")
@@ -125,6 +128,7 @@ class PaperAugmentation(keras.layers.Layer):
         self.lighting_std = float(lighting_std)
         self.flip = bool(flip)
         self.random_crop = bool(random_crop)
+        self.scale = float(scale)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._init = (mean, eigvals, eigvecs)
@@ -149,13 +153,15 @@ class PaperAugmentation(keras.layers.Layer):
 
     def call(self, images, training=False):
         x = tf.cast(images, tf.float32) - tf.convert_to_tensor(self.mean)
+        if self.scale != 1.0:
+            x = x * self.scale
         if not training:
             return center_crop(x, self.crop)
         batch = tf.shape(x)[0]
         if self.lighting_std:
             alpha = keras.random.normal((batch, 3), stddev=self.lighting_std,
                                         seed=self.seed_generator)
-            x = lighting(x, alpha, tf.convert_to_tensor(self.eigvals),
+            x = lighting(x, alpha * self.scale, tf.convert_to_tensor(self.eigvals),
                          tf.convert_to_tensor(self.eigvecs))
         h, w = tf.shape(x)[1], tf.shape(x)[2]
         if self.random_crop:
@@ -177,5 +183,6 @@ class PaperAugmentation(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "crop": self.crop, "lighting_std": self.lighting_std,
-                "flip": self.flip, "random_crop": self.random_crop, "seed": self.seed,
+                "flip": self.flip, "random_crop": self.random_crop, "scale": self.scale,
+                "seed": self.seed,
                 "mean_shape": list(self.mean_shape)}

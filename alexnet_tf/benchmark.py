@@ -83,3 +83,64 @@ def input_benchmark(image_dir=None, records=None, classes=None, batch_size=128, 
             ratio = results[(name, cores)] / results[(raw_name, cores)]
             log(f"  {name} / {raw_name}, {cores}: {ratio:.2f}")
     return results
+
+
+def matmul_peak(n=2048, repeats=5):
+    """This machine's float32 matmul rate (GFLOP/s): the best of `repeats` n x n products
+    in NumPy (its BLAS) and in TensorFlow, whichever is higher."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    best = 0.0
+    for fn in (lambda: a @ a, lambda: tf.linalg.matmul(a, a).numpy()):
+        fn()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            best = max(best, 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+# Forward + backward FLOPs of one 224x224 image through the paper's net: 3 x forward
+# multiply-adds x 2 (the issue's reference figure for AlexNet is 4.35 GFLOP).
+GFLOP_PER_IMAGE = 4.35
+
+
+def train_benchmark(config, placements=("default", "towers"), batch_size=128, steps=5,
+                    log=print):
+    """Times the compiled train step of `config`'s model (e.g. configs/paper.py) at
+    `batch_size` on synthetic uint8 256x256 batches (augmentation included), for each
+    placement, and this machine's matmul peak in the same run. Returns
+    {placement: images/s}."""
+    import keras
+    import numpy as np
+
+    from alexnet_tf import distribute
+    from alexnet_tf.train import compile_model, training_model
+
+    if "towers" in placements:
+        distribute.split_cpu()  # before the runtime starts (on machines without GPUs)
+    peak = matmul_peak()
+    log(f"float32 matmul peak: {peak:.1f} GFLOP/s ({os.cpu_count()} CPUs)")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (batch_size, 256, 256, 3), dtype=np.uint8)
+    y = rng.integers(0, config.model.num_classes, (batch_size,))
+    ds = tf.data.Dataset.from_tensors((x, y)).repeat()
+    results = {}
+    for placement in placements:
+        keras.utils.set_random_seed(0)
+        _, devices = distribute.get_strategy(placement)
+        model = training_model(config, devices)
+        compile_model(model, config, jit_compile=placement != "towers")
+        model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # compile, warm up
+        start = time.perf_counter()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+        rate = steps * batch_size / (time.perf_counter() - start)
+        gflops = rate * GFLOP_PER_IMAGE
+        results[placement] = rate
+        log(f"  {placement:8s} {rate:6.1f} img/s  {gflops:6.1f} GFLOP/s  "
+            f"{100 * gflops / peak:4.0f}% of peak"
+            + ("  (no XLA: towers span two devices)" if placement == "towers" else ""))
+        del model
+        keras.backend.clear_session()
+    return results

@@ -6,7 +6,7 @@ over local devices, or data parallel over several machines.
   `devices[1]`, through the `devices` argument of the layers; no `tf.distribute` strategy.
   XLA compiles a function for one device, so this strategy runs without `jit_compile`.
 * `mirrored`: `tf.distribute.MirroredStrategy` over the local accelerators (or, on a
-  machine without any, over the logical CPU devices, which is how it is tested here).
+  machine without any, over two logical CPU devices, which is how it is tested here).
 * `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, configured by the
   `TF_CONFIG` environment variable on each machine (see README).
 """
@@ -16,6 +16,23 @@ import os
 import tensorflow as tf
 
 STRATEGIES = ("default", "towers", "mirrored", "multi_worker")
+
+
+def split_cpu(n=2):
+    """On a machine without GPUs, splits the CPU into `n` logical devices (so `towers` and
+    `mirrored` run there, as in the tests). Only possible before TensorFlow's runtime
+    starts; returns whether the CPU is now split."""
+    if tf.config.list_physical_devices("GPU"):
+        return False
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or []) >= n:
+        return True
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError:  # the runtime has started
+        return False
+    return True
 
 
 def local_devices():
@@ -30,6 +47,7 @@ def get_strategy(name):
     if name == "default":
         return tf.distribute.get_strategy(), None
     elif name == "towers":
+        split_cpu()
         devices = local_devices()
         if len(devices) < 2:
             raise ValueError(f"strategy 'towers' needs two devices, found {devices}; on a CPU "
@@ -37,6 +55,7 @@ def get_strategy(name):
                              f"tf.config.set_logical_device_configuration")
         return tf.distribute.get_strategy(), tuple(devices[:2])
     elif name == "mirrored":
+        split_cpu()
         return tf.distribute.MirroredStrategy(local_devices()), None
     elif name == "multi_worker":
         if "TF_CONFIG" not in os.environ:

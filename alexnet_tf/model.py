@@ -5,8 +5,6 @@ import keras
 
 from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
 
-PIXEL_STD = 64.0  # about the std of mean-subtracted ImageNet pixels (0..255 scale)
-
 
 def alexnet(
     num_classes=1000,                     # Sec. 3.5: fc8 feeds a 1000-way softmax
@@ -74,10 +72,12 @@ def alexnet(
         pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
         dropout: dropout rate after fc6 and fc7 (0 to disable).
         initializer: "paper": weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6
-            and fc7 and 0 elsewhere (Sec. 5). "he": He-normal weights (He et al. 2015) and
-            zero biases, for runs that stall with the paper's scheme; conv1's are divided by
-            `PIXEL_STD` (64), about the standard deviation of mean-subtracted 0..255 pixels,
-            so that activations start near unit scale.
+            and fc7 and 0 elsewhere (Sec. 5), for the paper's inputs (0..255 pixels minus
+            the mean). "he": He-normal weights (He et al. 2015) and zero biases, for runs
+            that stall with the paper's scheme; it expects inputs of about unit scale, so
+            scale the pixels too (`PaperAugmentation(scale=1/64)`, config
+            `data.input_scale`). Scaling conv1's weights instead would give the same
+            forward pass but a 64^2 times larger effective learning rate in conv1.
         name: model name.
 
     Returns:
@@ -93,9 +93,8 @@ def alexnet(
             return dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01),
                         bias_initializer="ones" if bias_one else "zeros")
     elif initializer == "he":
-        def init(bias_one, scale=1.0):
-            return dict(kernel_initializer=keras.initializers.VarianceScaling(
-                2.0 * scale ** 2, "fan_in", "truncated_normal"), bias_initializer="zeros")
+        def init(bias_one):
+            return dict(kernel_initializer="he_normal", bias_initializer="zeros")
     else:
         raise ValueError(f"alexnet: `initializer` must be 'paper' or 'he', got {initializer!r}.")
     if len(filters) != 5:
@@ -113,9 +112,7 @@ def alexnet(
 
     images = keras.Input((image_size, image_size, 3), name="images")
     x = TowerConv2D(filters[0], 11, strides=4, padding=conv1_padding, connected=True,
-                    activation=activation, name="conv1", **split,
-                    **(init(False) if initializer == "paper" else init(False, 1 / PIXEL_STD)))(
-                        images)
+                    activation=activation, name="conv1", **init(False), **split)(images)
     if lrn:
         x = lrn_layer("lrn1")(x)
     x = pool("pool1")(x)

@@ -148,12 +148,15 @@ class StopOnNaN(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.bad_step = None
+        self.bad_step = self.bad_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.bad_step = batch
+        if loss is not None and not math.isfinite(float(loss)) and self.bad_step is None:
+            self.bad_step, self.bad_epoch = batch, self.epoch
             self.model.stop_training = True
 
 
@@ -385,7 +388,8 @@ def training_model(config, devices=None):
                                 crop=model_kwargs.get("image_size", 224),
                                 lighting_std=config.lighting_std if config.augment else 0.0,
                                 flip=config.augment, random_crop=config.augment,
-                                seed=config.seed, dtype="float32", name="augment")
+                                scale=config.data.input_scale, seed=config.seed,
+                                dtype="float32", name="augment")
     images = keras.Input((data.IMAGE_SIZE, data.IMAGE_SIZE, 3), dtype="uint8", name="images")
     return keras.Model(images, net(augment(images)), name="alexnet_train")
 
@@ -421,7 +425,8 @@ def train(config, workdir):
     os.makedirs(out_dir, exist_ok=True)
     jit_compile = config.jit_compile and config.strategy != "towers"
 
-    train_epoch, val, n_train, (wnids, names) = make_data(config, workdir)
+    # Each worker builds generated/images data in its own folder (no race on shared disks).
+    train_epoch, val, n_train, (wnids, names) = make_data(config, out_dir)
     steps = config.steps_per_epoch or n_train // config.batch_size
     if steps < 1:
         raise ValueError(f"{n_train} training images make no full batch of {config.batch_size}")
@@ -483,9 +488,9 @@ def train(config, workdir):
                   **{**fit, "steps_per_epoch": n_steps})
         if nan_guard.bad_step is not None:
             raise TrainingDiverged(
-                f"the loss became NaN or infinite at step {nan_guard.bad_step + 1} of epoch "
-                f"{len(history) or 1}; the last good checkpoint is kept in {ckpt_dir} (lower "
-                f"config.optimizer.learning_rate, or try config.model.initializer='he')")
+                f"the loss became NaN or infinite in epoch {nan_guard.bad_epoch + 1} (step "
+                f"{nan_guard.bad_step + 1} of this run's part of it); the last good checkpoint "
+                f"is kept in {ckpt_dir} (lower config.optimizer.learning_rate)")
 
     if chief:
         model.save(os.path.join(out_dir, "model.keras"))

@@ -27,6 +27,7 @@ def get_config():
     c.data.data_dir = placeholder(str)           # tfds
     c.data.stats = "published"         # or a tools/compute_stats.py file
     c.data.per_pixel_mean = False      # Sec. 2 subtracts the mean image: needs a stats file
+    c.data.input_scale = 1.0           # pixels 0..255 minus the mean (1/64 with "he" init)
     c.data.shuffle_buffer = 10_000     # serialized records
     c.data.shard_policy = "auto"       # tf.distribute auto-sharding: auto, file, data, off
     c.data.generated = ml_collections.ConfigDict(

@@ -151,3 +151,11 @@ def test_mean_image_must_match_input():
         layer(images(1))
     with pytest.raises(ValueError, match="smaller than the 224 crop"):
         make_layer()(images(1, 100))
+
+
+def test_scale_multiplies_the_output_and_the_lighting():
+    x = images(2)
+    plain = make_layer(seed=9)(x, training=True).numpy()
+    scaled = A.PaperAugmentation(PUBLISHED["mean_rgb"], PUBLISHED["eigvals"],
+                                 PUBLISHED["eigvecs"], seed=9, scale=1 / 64)(x, training=True)
+    np.testing.assert_allclose(scaled.numpy(), plain / 64, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,203 @@
+"""Training end to end with configs/tiny.py: each strategy, TensorBoard, exact resume
+after SIGKILL, divergence, and the saved models."""
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet_tf import train as T
+from configs import tiny
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(ROOT, "tools", "train.py")
+TINY = os.path.join(ROOT, "configs", "tiny.py")
+# Augmentation and dropout draw random numbers per replica under tf.distribute, so
+# strategies are compared with them off: the trajectories then differ only by the
+# order of floating-point sums (XLA vs not, all-reduce vs one device).
+# A small learning rate keeps the dynamics smooth, so those differences stay small.
+DETERMINISTIC = {"augment": False, "model.dropout": 0.0, "optimizer.learning_rate": 1e-3}
+TOLERANCE = dict(rtol=2e-3, atol=1e-4)
+
+
+def tiny_config(**overrides):
+    """configs/tiny.py with overrides given as {"field.subfield": value}."""
+    config = tiny.get_config()
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = config
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return config
+
+
+def run_tool(*args, env=None, check=True):
+    run = subprocess.run([sys.executable, TRAIN, *args], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, timeout=600)
+    if check:
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+def losses(history):
+    return np.array([[h["loss"], h["val_loss"]] for h in history])
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The single-device run every strategy is compared with (its data is reused)."""
+    workdir = tmp_path_factory.mktemp("default")
+    history = T.train(tiny_config(**DETERMINISTIC), str(workdir))
+    return workdir, history
+
+
+def test_default_run_leaves_everything_a_user_needs(reference):
+    workdir, history = reference
+    assert [h["epoch"] for h in history] == [0, 1]
+    for key in ("loss", "top1_error", "val_loss", "val_top1_error", "learning_rate",
+                "images_per_second"):
+        assert all(np.isfinite(h[key]) for h in history), key
+    assert json.load(open(workdir / "history.json")) == history
+    model = keras.saving.load_model(workdir / "model.keras", safe_mode=True)
+    images = np.random.default_rng(0).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
+    assert model.predict(images, verbose=0).shape == (2, 4)
+    served = tf.saved_model.load(str(workdir / "saved_model"))
+    assert set(served.signatures) == {"serving_default", "serve_images"}
+    # TensorBoard: scalars for train and validation, weight histograms, conv1 kernels.
+    tags = {}
+    for event_file in glob.glob(str(workdir / "logs" / "**" / "events.*"), recursive=True):
+        kind = os.path.relpath(event_file, workdir / "logs").split(os.sep)[0]
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            for value in event.summary.value:
+                tags.setdefault(kind, set()).add(value.tag)
+    assert {"epoch_loss", "epoch_top1_error", "epoch_learning_rate",
+            "epoch_images_per_second"} <= tags["train"]
+    assert {"epoch_loss", "epoch_top1_error"} <= tags["validation"]
+    assert any("conv1" in t and "histogram" in t for t in tags["train"])
+    assert tags["images"] == {"conv1_kernels"}
+    latest = T.latest_checkpoint(str(workdir / "checkpoints"))
+    assert json.load(open(os.path.join(latest, "meta.json")))["epoch"] == 2
+
+
+def test_towers_strategy_matches_one_device(reference, tmp_path):
+    history = T.train(tiny_config(strategy="towers", **DETERMINISTIC), str(tmp_path))
+    np.testing.assert_allclose(losses(history), losses(reference[1]), **TOLERANCE)
+    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    conv2 = model.get_layer("alexnet").get_layer("conv2")
+    assert conv2.devices == ("/device:CPU:0", "/device:CPU:1")
+
+
+def test_mirrored_strategy_matches_one_device(reference, tmp_path):
+    history = T.train(tiny_config(strategy="mirrored", **DETERMINISTIC), str(tmp_path))
+    np.testing.assert_allclose(losses(history), losses(reference[1]), **TOLERANCE)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_two_processes_match_one_device(reference, tmp_path):
+    workdir, ref_history = reference
+    ports = [free_port(), free_port()]
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    args = ["--config", TINY, "--workdir", str(tmp_path), "--config.strategy=multi_worker",
+            "--config.augment=False", "--config.model.dropout=0.0",
+            "--config.optimizer.learning_rate=1e-3",
+            "--config.data.source=tfrecord", f"--config.data.train={workdir}/data/train-*",
+            f"--config.data.validation={workdir}/data/validation-*",
+            "--config.data.shard_policy=data"]
+    procs = [subprocess.Popen([sys.executable, TRAIN, *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "TF_CONFIG": json.dumps(
+                                  {"cluster": cluster, "task": {"type": "worker", "index": i}})})
+             for i in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    for p, out in zip(procs, outputs):
+        assert p.returncode == 0, out[-3000:]
+    history = json.load(open(tmp_path / "history.json"))
+    np.testing.assert_allclose(losses(history), losses(ref_history), **TOLERANCE)
+    # Only the chief writes the model, logs and checkpoints to the workdir.
+    assert (tmp_path / "model.keras").exists() and (tmp_path / "logs").exists()
+    assert not (tmp_path / ".worker-1" / "model.keras").exists()
+    assert not (tmp_path / ".worker-1" / "checkpoints").exists()
+
+
+def final_state(workdir):
+    latest = T.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    with np.load(os.path.join(latest, "state.npz")) as f:
+        return {k: f[k] for k in f.files}, json.load(open(os.path.join(latest, "meta.json")))
+
+
+def test_sigkill_and_rerun_resumes_exactly(tmp_path):
+    """Kill -9 a run mid-epoch; the same command continues it to the same final weights,
+    optimizer slots, random states and schedule as an uninterrupted run (op determinism on,
+    augmentation and dropout on)."""
+    args = ["--config", TINY, "--config.epochs=4", "--config.checkpoint_every_steps=1",
+            "--config.deterministic_ops=True"]
+    run_tool(*args, "--workdir", str(tmp_path / "whole"))
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, TRAIN, *args, "--workdir", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        latest = T.latest_checkpoint(str(killed / "checkpoints"))
+        if latest and json.load(open(os.path.join(latest, "meta.json")))["global_step"] >= 6:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, meta = final_state(killed)
+    assert meta["global_step"] < 16 and not (killed / "model.keras").exists(), \
+        "the kill should land before the run ends"
+    run = run_tool(*args, "--workdir", str(killed))
+    assert "resuming from" in run.stdout
+
+    whole, whole_meta = final_state(tmp_path / "whole")
+    resumed, resumed_meta = final_state(killed)
+    assert whole_meta["global_step"] == resumed_meta["global_step"] == 16
+    assert whole_meta["schedule"] == resumed_meta["schedule"]
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], resumed[key], err_msg=key)
+    history = json.load(open(killed / "history.json"))
+    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path):
+    run = run_tool("--config", TINY, "--workdir", str(tmp_path), "--config.epochs=3",
+                   "--config.optimizer.learning_rate=1e4", check=False)
+    assert run.returncode != 0
+    assert "error: training diverged: the loss became NaN or infinite" in run.stderr
+    assert not (tmp_path / "model.keras").exists()
+    latest = T.latest_checkpoint(str(tmp_path / "checkpoints"))
+    if latest:  # a checkpoint from before the divergence: all finite
+        state, _ = final_state(str(tmp_path))
+        assert all(np.all(np.isfinite(v)) for v in state.values() if v.dtype.kind == "f")
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(reference, tmp_path):
+    workdir, _ = reference
+    run = run_tool("--config", TINY, "--workdir", str(workdir), "--config.model.fc_units=48",
+                   check=False)
+    assert run.returncode != 0 and "written for a different model" in run.stderr
+
+
+def test_bad_config_values_are_named(tmp_path):
+    run = run_tool("--config", TINY, "--workdir", str(tmp_path), "--config.strategy=gpus",
+                   check=False)
+    assert run.returncode != 0 and "unknown strategy 'gpus'" in run.stderr
+    run = run_tool("--config", TINY, "--workdir", str(tmp_path), "--config.model.num_classes=7",
+                   check=False)
+    assert run.returncode != 0 and "num_classes is 7 but the data has 4 classes" in run.stderr
