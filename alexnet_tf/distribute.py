@@ -6,7 +6,8 @@ over local devices, or data parallel over several machines.
   `devices[1]`, through the `devices` argument of the layers; no `tf.distribute` strategy.
   XLA compiles a function for one device, so this strategy runs without `jit_compile`.
 * `mirrored`: `tf.distribute.MirroredStrategy` over the local accelerators (or, on a
-  machine without any, over two logical CPU devices, which is how it is tested here).
+  machine without any, over two logical CPU devices, which is how it is tested here;
+  there without XLA, which cannot compile replicas onto logical CPU devices).
 * `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, configured by the
   `TF_CONFIG` environment variable on each machine (see README).
 """

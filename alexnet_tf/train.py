@@ -406,6 +406,24 @@ def compile_model(model, config, jit_compile):
     model.optimizer.build(model.trainable_variables)
 
 
+def _work_around_keras_multi_worker(model, strategy, local_batch):
+    """Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585,
+    tensorflow#72388) in two places, both fixed here on this model instance only:
+
+    * before training it all-reduces the first batch to build the metrics: we build them
+      from a local batch and skip that step;
+    * it reduces each per-replica log with `strategy.reduce("MEAN", v, axis=0)`, which
+      fails for scalars: our steps return each log as a 1-element vector, which that
+      reduction averages back to a scalar.
+    """
+    with strategy.scope():
+        model._symbolic_build(data_batch=local_batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    train_step, test_step = model.train_step, model.test_step
+    model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in train_step(data).items()}
+    model.test_step = lambda data: {k: tf.reshape(v, [1]) for k, v in test_step(data).items()}
+
+
 # ---------------------------------------------------------------------------- train
 
 def train(config, workdir):
@@ -423,7 +441,12 @@ def train(config, workdir):
     chief = distribute.is_chief(strategy)
     out_dir = workdir if chief else os.path.join(workdir, f".worker-{distribute.worker_id(strategy)}")
     os.makedirs(out_dir, exist_ok=True)
-    jit_compile = config.jit_compile and config.strategy != "towers"
+    # XLA compiles a function for one device: not for towers spanning two devices. On CPUs
+    # it can compile neither mirrored replicas on logical devices of one process nor
+    # collectives ("not yet implemented for CPU devices"); on GPUs both compile.
+    jit_compile = config.jit_compile and config.strategy != "towers" and not (
+        config.strategy in ("mirrored", "multi_worker")
+        and not tf.config.list_logical_devices("GPU"))
 
     # Each worker builds generated/images data in its own folder (no race on shared disks).
     train_epoch, val, n_train, (wnids, names) = make_data(config, out_dir)
@@ -433,6 +456,8 @@ def train(config, workdir):
     with strategy.scope():
         model = training_model(config, devices)
         compile_model(model, config, jit_compile)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _work_around_keras_multi_worker(model, strategy, next(iter(val)))
 
     ckpt_dir = os.path.join(out_dir, "checkpoints")
     history_path = os.path.join(out_dir, "history.json")
