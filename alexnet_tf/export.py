@@ -17,8 +17,8 @@ Both return `top5_indices` int32 [batch, 5], `top5_wnids` and `top5_names` strin
 import keras
 import tensorflow as tf
 
-from alexnet_tf.augment import ten_crops
 from alexnet_tf.data import IMAGE_SIZE, resize_and_crop
+from alexnet_tf.evaluate import probabilities
 
 
 def _decode_checked(encoded):
@@ -34,9 +34,22 @@ def _decode_checked(encoded):
     return resize_and_crop(image, IMAGE_SIZE)
 
 
+def error_reason(error):
+    """The readable part of a serving error: our assertion's text (e.g. "image bytes are
+    empty"), else the decoder's message."""
+    for line in error.message.splitlines():
+        if "assertion failed:" in line:
+            return line.split("assertion failed:", 1)[1].strip().replace("] [", " ").strip("[]")
+    lines = [x.strip() for x in error.message.splitlines() if x.strip()]
+    useful = [x for x in lines if not x.startswith(("Graph execution error", "Detected at",
+                                                    "File ", "[[", "{{"))]
+    return (useful or lines or ["unknown error"])[0].split("}}")[-1].strip()
+
+
 def export_saved_model(model, path, wnids, names=None, ten_crop=False):
     """Writes a serving SavedModel of a training model (uint8 256x256 images -> logits, as
-    `alexnet_tf.train` saves it) to `path`. `wnids`/`names` label the classes."""
+    `alexnet_tf.train` saves it) to `path`. `wnids`/`names` label the classes; with
+    `ten_crop`, predictions average the softmax over the paper's 10 crops."""
     names = list(names or wnids)
     if model.output_shape[-1] != len(wnids):
         raise ValueError(f"the model has {model.output_shape[-1]} classes but {len(wnids)} "
@@ -46,18 +59,7 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False):
     k = min(5, len(wnids))
 
     def classify(images_256):  # uint8 [batch, 256, 256, 3]
-        if ten_crop:
-            # Mean subtraction as the augment layer does it, then the 10 crops through
-            # the network part of the model.
-            augment = model.get_layer("augment")
-            x = tf.cast(images_256, tf.float32) - tf.convert_to_tensor(augment.mean)
-            crops = ten_crops(x, augment.crop)  # [batch, 10, 224, 224, 3]
-            flat = tf.reshape(crops, [-1, augment.crop, augment.crop, 3])
-            logits = model.get_layer("alexnet")(flat, training=False)
-            probs = tf.reduce_mean(tf.reshape(tf.nn.softmax(tf.cast(logits, tf.float32)),
-                                              [-1, 10, len(wnids)]), axis=1)
-        else:
-            probs = tf.nn.softmax(tf.cast(model(images_256, training=False), tf.float32))
+        probs = probabilities(model, images_256, ten_crop)
         top = tf.math.top_k(probs, k)
         return {"top5_indices": top.indices, "top5_wnids": tf.gather(wnid_table, top.indices),
                 "top5_names": tf.gather(name_table, top.indices),

@@ -14,6 +14,7 @@ The workdir:
     DIR/logs/                      TensorBoard: train/ and validation/ scalars, histograms,
                                    images/ (the conv1 kernels, Fig. 3)
     DIR/model.keras                the trained model (uint8 256x256 images -> logits)
+    DIR/classes.txt                its classes (wnid and name), index = line - 1
     DIR/saved_model/               the same as a TF SavedModel
     DIR/history.json               per-epoch metrics
 """
@@ -36,6 +37,10 @@ from alexnet_tf.visualize import conv1_grid
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class BadData(RuntimeError):
+    """A record could not be read or decoded; the message names the shard and record."""
 
 
 # ---------------------------------------------------------------------------- optimizer
@@ -372,6 +377,8 @@ def make_data(config, workdir):
     if config.model.num_classes != len(wnids):
         raise ValueError(f"config.model.num_classes is {config.model.num_classes} but the "
                          f"data has {len(wnids)} classes")
+    train_epoch.patterns = [p for p in (train_pattern, val_pattern) if p is not None]
+    train_epoch.classes = classes if train_pattern is not None else None
     return train_epoch, val, n_train, (wnids, names)
 
 
@@ -404,6 +411,21 @@ def compile_model(model, config, jit_compile):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=metrics, jit_compile=jit_compile)
     model.optimizer.build(model.trainable_variables)
+
+
+def _explain_data_error(error, patterns, classes):
+    """Re-raises a TF error from the input pipeline as `BadData` naming the shards and
+    records at fault (found by reading every record); the original error if none is."""
+    if not patterns:
+        raise error
+    print(f"\n{type(error).__name__} while training; checking the TFRecords ...")
+    bad = [b for p in patterns for b in data.find_bad_records(p, classes)]
+    if not bad:
+        raise error
+    lines = [f"  {shard}: record {index}: {reason}" for shard, index, reason in bad[:20]]
+    raise BadData(f"{len(bad)} bad record(s) stopped training (the last checkpoint stands; "
+                  f"rebuild these shards, then re-run to resume):\n" + "\n".join(lines)) \
+        from None
 
 
 def _work_around_keras_multi_worker(model, strategy, local_batch):
@@ -509,8 +531,11 @@ def train(config, workdir):
             epochs = epochs.concatenate(train_epoch(e))
         runs.append((epochs, epoch, config.epochs, steps, 0))
     for ds, first, last, n_steps, first_step in runs:
-        model.fit(ds, initial_epoch=first, epochs=last, callbacks=callbacks(first_step),
-                  **{**fit, "steps_per_epoch": n_steps})
+        try:
+            model.fit(ds, initial_epoch=first, epochs=last, callbacks=callbacks(first_step),
+                      **{**fit, "steps_per_epoch": n_steps})
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+            _explain_data_error(e, train_epoch.patterns, train_epoch.classes)
         if nan_guard.bad_step is not None:
             raise TrainingDiverged(
                 f"the loss became NaN or infinite in epoch {nan_guard.bad_epoch + 1} (step "
@@ -519,6 +544,7 @@ def train(config, workdir):
 
     if chief:
         model.save(os.path.join(out_dir, "model.keras"))
+        data.write_classes(os.path.join(out_dir, "classes.txt"), wnids, names)
         from alexnet_tf.export import export_saved_model
         export_saved_model(model, os.path.join(out_dir, "saved_model"), wnids, names)
     return history

@@ -3,6 +3,7 @@ after SIGKILL, divergence, and the saved models."""
 import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -201,3 +202,22 @@ def test_bad_config_values_are_named(tmp_path):
     run = run_tool("--config", TINY, "--workdir", str(tmp_path), "--config.model.num_classes=7",
                    check=False)
     assert run.returncode != 0 and "num_classes is 7 but the data has 4 classes" in run.stderr
+
+
+def test_a_corrupt_record_is_named(reference, tmp_path):
+    """Strict reading: a record whose JPEG is broken stops training with the shard named."""
+    workdir, _ = reference
+    shutil.copytree(workdir / "data", tmp_path / "data")
+    shard = sorted(glob.glob(str(tmp_path / "data" / "train-*")))[0]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(shard)]
+    example = tf.train.Example.FromString(records[3])
+    example.features.feature["image/encoded"].bytes_list.value[0] = b"\xff\xd8\xff broken"
+    records[3] = example.SerializeToString()
+    with tf.io.TFRecordWriter(shard) as w:
+        for r in records:
+            w.write(r)
+    run = run_tool("--config", TINY, "--workdir", str(tmp_path / "run"),
+                   "--config.data.source=tfrecord", f"--config.data.train={tmp_path}/data/train-*",
+                   f"--config.data.validation={tmp_path}/data/validation-*", check=False)
+    assert run.returncode != 0
+    assert f"{shard}: record 3: cannot parse or decode" in run.stderr, run.stderr[-2000:]

@@ -1,0 +1,129 @@
+"""Top-1 / top-5 error of trained models (Sec. 4.1, 6; Tables 1 and 2).
+
+Models are what `alexnet_tf.train` writes: a `.keras` file (uint8 256x256 images ->
+logits), a training workdir (its `model.keras`), or a serving SavedModel (its
+`serve_images` signature). Predictions are the softmax of the centre 224 crop, or the
+average softmax over the paper's 10 crops (four corners, centre, and their mirror
+images). An ensemble averages the softmax outputs of several models (Table 2's "5 CNNs").
+"""
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from alexnet_tf import data
+from alexnet_tf.augment import ten_crops
+
+
+class KerasClassifier:
+    """A trained Keras model: class probabilities for uint8 256x256 batches."""
+
+    def __init__(self, model, wnids, names, source):
+        self.model, self.wnids, self.names, self.source = model, wnids, names, source
+
+    @property
+    def num_classes(self):
+        return int(self.model.output_shape[-1])
+
+    def probabilities(self, images, ten_crop=False):
+        return probabilities(self.model, images, ten_crop)
+
+
+class SavedModelClassifier:
+    """A serving SavedModel (`alexnet_tf.export`): its `serve_images` signature. Whether it
+    uses 10 crops was fixed at export."""
+
+    def __init__(self, path):
+        self.loaded = tf.saved_model.load(path)
+        if "serve_images" not in self.loaded.signatures:
+            raise ValueError(f"{path} is not a SavedModel written by alexnet_tf (no "
+                             f"serve_images signature)")
+        self.fn = self.loaded.signatures["serve_images"]
+        self.source = path
+        self.wnids = self.names = None
+        self.num_classes = int(self.fn.structured_outputs["probabilities"].shape[-1])
+
+    def probabilities(self, images, ten_crop=False):
+        if ten_crop:
+            raise ValueError(f"{self.source}: a SavedModel's crops are fixed at export; "
+                             f"export it with --ten_crop instead")
+        return self.fn(images=tf.cast(images, tf.float32))["probabilities"]
+
+
+def probabilities(model, images, ten_crop=False):
+    """Softmax outputs of a training model (`augment` + `alexnet` layers) for uint8
+    256x256 images: centre crop, or the mean over the 10 crops."""
+    if not ten_crop:
+        return tf.nn.softmax(tf.cast(model(images, training=False), tf.float32))
+    augment, net = model.get_layer("augment"), model.get_layer("alexnet")
+    x = (tf.cast(images, tf.float32) - tf.convert_to_tensor(augment.mean)) * augment.scale
+    crops = ten_crops(x, augment.crop)  # [batch, 10, crop, crop, 3]
+    logits = net(tf.reshape(crops, [-1, augment.crop, augment.crop, 3]), training=False)
+    probs = tf.nn.softmax(tf.cast(logits, tf.float32))
+    return tf.reduce_mean(tf.reshape(probs, [-1, 10, probs.shape[-1]]), axis=1)
+
+
+def load_classifier(path):
+    """A `.keras` file, a training workdir or a SavedModel folder -> a classifier with
+    `probabilities(images, ten_crop)`, `num_classes`, and `wnids`/`names` when known
+    (from `classes.txt` beside the model)."""
+    path = os.fspath(path)
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
+        path = os.path.join(path, "model.keras")  # a training workdir
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
+        return SavedModelClassifier(path)
+    if not path.endswith(".keras") or not os.path.isfile(path):
+        raise FileNotFoundError(f"--model {path}: not a .keras file, a training workdir or a "
+                                f"SavedModel folder")
+    import alexnet_tf.train  # noqa: F401 (registers the custom objects for loading)
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    classes = os.path.join(os.path.dirname(path), "classes.txt")
+    wnids, names = data.read_classes(classes) if os.path.exists(classes) else (None, None)
+    return KerasClassifier(model, wnids, names, path)
+
+
+def evaluate(classifiers, dataset, num_classes, ten_crop=False, progress=None):
+    """Top-1 and top-5 error of the ensemble of `classifiers` (one or more) on `dataset`
+    (batches of uint8 256x256 images and int labels). Returns a dict with `top1_error`,
+    `top5_error`, `images`, per-model errors (`models`), and the settings."""
+    for c in classifiers:
+        if c.num_classes != num_classes:
+            raise ValueError(f"{c.source} predicts {c.num_classes} classes but the dataset "
+                             f"has {num_classes}")
+    k = min(5, num_classes)
+    correct = np.zeros((len(classifiers) + 1, 2))
+    n = 0
+    for images, labels in dataset:
+        per_model = [c.probabilities(images, ten_crop) for c in classifiers]
+        labels = tf.cast(labels, tf.int32)
+        for i, probs in enumerate(per_model + [tf.add_n(per_model) / len(per_model)]):
+            correct[i, 0] += float(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, 1),
+                                                         tf.float32)))
+            correct[i, 1] += float(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, k),
+                                                         tf.float32)))
+        n += int(labels.shape[0])
+        if progress:
+            progress(n)
+    if n == 0:
+        raise ValueError("the dataset is empty")
+    errors = 1 - correct / n
+    return {"top1_error": errors[-1, 0], f"top{k}_error": errors[-1, 1], "images": n,
+            "crops": "10-crop" if ten_crop else "centre",
+            "models": [{"model": c.source, "top1_error": e[0], f"top{k}_error": e[1]}
+                       for c, e in zip(classifiers, errors[:-1])]}
+
+
+def table(result):
+    """The result of `evaluate` as a text table (one row per model, then the ensemble)."""
+    k = "top5_error" if "top5_error" in result else next(
+        key for key in result if key.startswith("top") and key != "top1_error")
+    rows = [(m["model"], m["top1_error"], m[k]) for m in result["models"]]
+    if len(rows) > 1:
+        rows.append((f"ensemble of {len(rows)}", result["top1_error"], result[k]))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'model':<{width}}  top-1 error  {k.replace('_', ' ').replace('top', 'top-')}",
+             f"{'':-<{width + 26}}"]
+    lines += [f"{name:<{width}}  {t1:10.2%}  {t5:10.2%}" for name, t1, t5 in rows]
+    lines.append(f"{result['images']:,} images, {result['crops']} crops")
+    return "\n".join(lines)

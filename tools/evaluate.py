@@ -1,0 +1,63 @@
+"""Top-1 and top-5 error of one model or an ensemble, with the centre crop or the paper's
+10 crops (Sec. 4.1), as a table and optionally JSON.
+
+    python tools/evaluate.py --model runs/demo --data 'runs/demo/data/validation-*'
+    python tools/evaluate.py --model runs/a --model runs/b --data 'data/validation-*' \
+        --classes data/train.classes.txt --ten_crop --json results.json
+    python tools/evaluate.py --model runs/imagenette --data ../shared/data/imagenette2-224/val
+
+--data is a TFRecord glob, or a <class>/<image> folder. --model is a .keras file, a training
+workdir or a SavedModel folder; give it several times for an ensemble (averaged softmax).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, help="repeat for an ensemble")
+    p.add_argument("--data", required=True, help="TFRecord glob or image folder")
+    p.add_argument("--classes", help="class list of the data (default: the model's)")
+    p.add_argument("--ten_crop", action="store_true", help="average over the 10 crops")
+    p.add_argument("--batch_size", type=int, default=64)
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args()
+
+    from alexnet_tf.evaluate import evaluate, load_classifier, table
+    from alexnet_tf import data
+    try:
+        models = [load_classifier(m) for m in args.model]
+        classes = args.classes or next((m.wnids for m in models if m.wnids), None)
+        if os.path.isdir(args.data):
+            ds = data.folder_dataset(args.data, args.batch_size, training=False, classes=classes)
+            num_classes = len(classes) if classes else len(
+                [d for d in os.listdir(args.data) if not d.startswith(".")])
+        else:
+            if classes is None:
+                sys.exit("error: --classes is needed: the model has no classes.txt beside it")
+            ds = data.tfrecord_dataset(args.data, classes, args.batch_size, training=False)
+            num_classes = len(data.read_classes(classes)[0] if isinstance(classes, str)
+                              else classes)
+        start = time.time()
+
+        def progress(n):
+            print(f"\r{n:,} images, {n / (time.time() - start):.0f} img/s", end="",
+                  file=sys.stderr, flush=True)
+        result = evaluate(models, ds, num_classes, args.ten_crop, progress)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    print(file=sys.stderr)
+    print(table(result))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Exports a trained model as a serving SavedModel: encoded JPEG/PNG bytes in (any size),
+top-5 classes, names and probabilities out, with the paper's preprocessing inside.
+
+    python tools/export.py --model runs/demo --output exported/demo
+    python tools/export.py --model runs/demo/model.keras --output exported/demo10 --ten_crop
+    saved_model_cli show --dir exported/demo --all
+
+--model is a training workdir or a .keras file with classes.txt beside it (or --classes).
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="training workdir or .keras file")
+    p.add_argument("--output", required=True, help="SavedModel folder to write")
+    p.add_argument("--classes", help="class list (default: classes.txt beside the model)")
+    p.add_argument("--ten_crop", action="store_true",
+                   help="average the softmax over the paper's 10 crops (10x slower)")
+    args = p.parse_args()
+
+    from alexnet_tf import data
+    from alexnet_tf.evaluate import KerasClassifier, load_classifier
+    from alexnet_tf.export import export_saved_model
+    try:
+        model = load_classifier(args.model)
+        if not isinstance(model, KerasClassifier):
+            sys.exit(f"error: --model {args.model} is already a SavedModel")
+        wnids, names = data.read_classes(args.classes) if args.classes else (model.wnids,
+                                                                             model.names)
+        if wnids is None:
+            sys.exit("error: --classes is needed: the model has no classes.txt beside it")
+        export_saved_model(model.model, args.output, wnids, names, args.ten_crop)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    print(f"SavedModel written to {args.output} (signatures: serving_default for image "
+          f"bytes, serve_images for float images)")
+
+
+if __name__ == "__main__":
+    main()
