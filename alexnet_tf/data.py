@@ -111,6 +111,22 @@ def epoch_seed(seed, epoch):
     return (0 if seed is None else int(seed)) * 100_003 + int(epoch)
 
 
+def _shuffle_and_skip(ds, buffer, seed, epoch, skip):
+    """Training shuffle: reshuffled on every pass when `epoch` is None, else fixed by
+    `epoch_seed(seed, epoch)` with the first `skip` elements left out (mid-epoch resume)."""
+    if epoch is None:
+        return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+    return ds.skip(skip) if skip else ds
+
+
+def _wnids(classes):
+    """A class list given as wnids or as the path of a class-list file -> wnids."""
+    if isinstance(classes, (str, os.PathLike)):
+        return read_classes(classes)[0]
+    return list(classes)
+
+
 def _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
             shard_policy):
     """The one path after decoding (and shuffling): resize/crop to 256, repeat (training
@@ -194,7 +210,7 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
     Returns:
         A `tf.data.Dataset` of `(images uint8 [batch, size, size, 3], labels int32 [batch])`.
     """
-    wnids = read_classes(classes)[0] if isinstance(classes, (str, os.PathLike)) else list(classes)
+    wnids = _wnids(classes)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(wnids), tf.range(len(wnids))), -1)
     files = _shard_files(pattern)
@@ -207,10 +223,7 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
                        cycle_length=cycle_length or tf.data.AUTOTUNE,
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed if epoch is None else epoch_seed(seed, epoch),
-                        reshuffle_each_iteration=epoch is None)
-        if epoch is not None and skip_batches:
-            ds = ds.skip(skip_batches * batch_size)
+        ds = _shuffle_and_skip(ds, shuffle_buffer, seed, epoch, skip_batches * batch_size)
     if tolerant and counter is not None:
         ds = ds.map(lambda r: (counter._seen.assign_add(1), r)[1])
 
@@ -235,10 +248,7 @@ def find_bad_records(pattern, classes=None):
     `[(shard, record index, reason)]` for records that cannot be read, parsed or decoded
     (and, given `classes`, whose synset is not in the class list). For locating what
     stopped a strict pipeline; it reads everything, so it is slow on big datasets."""
-    wnids = None
-    if classes is not None:
-        wnids = set(read_classes(classes)[0] if isinstance(classes, (str, os.PathLike))
-                    else classes)
+    wnids = set(_wnids(classes)) if classes is not None else None
     bad = []
     for shard in _shard_files(pattern):
         it = iter(tf.data.TFRecordDataset(shard))
@@ -264,9 +274,9 @@ def find_bad_records(pattern, classes=None):
     return bad
 
 
-def folder_dataset(root, batch_size, training, classes=None, shuffle_buffer=10_000, seed=None,
-                   deterministic=False, size=IMAGE_SIZE, drop_remainder=None, epoch=None,
-                   skip_batches=0, shard_policy="auto"):
+def folder_dataset(root, batch_size, training, classes=None, seed=None, deterministic=False,
+                   size=IMAGE_SIZE, drop_remainder=None, epoch=None, skip_batches=0,
+                   shard_policy="auto"):
     """A tf.data pipeline straight from a `root/<class>/<image>` tree (small data).
 
     `classes` (wnids or a class-list path) fixes the class order; by default the sorted
@@ -283,8 +293,7 @@ def folder_dataset(root, batch_size, training, classes=None, shuffle_buffer=10_0
     if classes is None:
         wnids = folders
     else:
-        wnids = read_classes(classes)[0] if isinstance(classes, (str, os.PathLike)) \
-            else list(classes)
+        wnids = _wnids(classes)
         unknown = sorted(set(folders) - set(wnids))
         if unknown:
             raise ValueError(f"{root}: class folders not in the class list: {unknown[:5]}")
@@ -298,10 +307,7 @@ def folder_dataset(root, batch_size, training, classes=None, shuffle_buffer=10_0
         raise FileNotFoundError(f"no images found under {root}/<class>/")
     ds = tf.data.Dataset.from_tensor_slices((files, labels))
     if training:  # file names are cheap to shuffle: the whole list, before decoding
-        ds = ds.shuffle(len(files), seed=seed if epoch is None else epoch_seed(seed, epoch),
-                        reshuffle_each_iteration=epoch is None)
-        if epoch is not None and skip_batches:
-            ds = ds.skip(skip_batches * batch_size)
+        ds = _shuffle_and_skip(ds, len(files), seed, epoch, skip_batches * batch_size)
     ds = ds.map(lambda f, y: (decode(tf.io.read_file(f)), tf.cast(y, tf.int32)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
@@ -349,10 +355,7 @@ def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffe
     ds = ds.map(lambda ex: (_to_rgb(ex["image"]), tf.cast(ex["label"], tf.int32)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed if epoch is None else epoch_seed(seed, epoch),
-                        reshuffle_each_iteration=epoch is None)
-        if epoch is not None and skip_batches:
-            ds = ds.skip(skip_batches * batch_size)
+        ds = _shuffle_and_skip(ds, shuffle_buffer, seed, epoch, skip_batches * batch_size)
     return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
                    shard_policy)
 
