@@ -40,3 +40,106 @@ def conv1_grid(model, per_row=16, gap=1):
     for block in blocks[1:]:
         out += [separator, block]
     return np.concatenate(out, axis=0)
+
+
+def save_png(array, path, zoom=1):
+    """Writes a uint8 HxWx3 array as PNG, each pixel repeated `zoom` x `zoom` times."""
+    import tensorflow as tf
+
+    big = np.repeat(np.repeat(array, zoom, axis=0), zoom, axis=1)
+    tf.io.write_file(str(path), tf.io.encode_png(big))
+
+
+def plot_predictions(images, probabilities, labels, names, path, columns=4):
+    """The paper's Fig. 4 (left): each test image with its five most probable labels as
+    bars; the true label's bar is red when it is among them, and the true label is written
+    under the image."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(2 * rows, columns, figsize=(3 * columns, 4.6 * rows),
+                             gridspec_kw={"height_ratios": [3, 1.6] * rows})
+    axes = np.asarray(axes).reshape(2 * rows, columns)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        r, c = divmod(i, columns)
+        axes[2 * r, c].imshow(images[i])
+        axes[2 * r, c].set_title(names[labels[i]], fontsize=9)
+        top = np.argsort(-probabilities[i])[:5]
+        bar = axes[2 * r + 1, c]
+        bar.axis("on")
+        bar.barh(range(len(top))[::-1], probabilities[i][top],
+                 color=["red" if t == labels[i] else "tab:blue" for t in top])
+        bar.set_yticks(range(len(top))[::-1], [names[t][:22] for t in top], fontsize=7)
+        bar.set_xlim(0, 1)
+        bar.tick_params(axis="x", labelsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_neighbours(queries, neighbours, path):
+    """The paper's Fig. 4 (right): each query image (first column) followed by the
+    training images whose features are nearest to it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols = len(queries), 1 + len(neighbours[0])
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows), squeeze=False)
+    for r in range(rows):
+        for c, image in enumerate([queries[r], *neighbours[r]]):
+            axes[r, c].imshow(image)
+            axes[r, c].axis("off")
+    axes[0, 0].set_title("query", fontsize=8)
+    for c in range(1, cols):
+        axes[0, c].set_title(f"#{c}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def make_figures(classifier, data_pattern, classes, output_dir, train_pattern=None, num=8,
+                 neighbours=6, batch_size=64, log=print):
+    """Writes the paper's figures for a trained model to `output_dir`:
+    `conv1_kernels.png` (Fig. 3), `predictions.png` (Fig. 4 left: the first `num` images of
+    `data_pattern` with their top-5), and, given `train_pattern`, `neighbours.png` (Fig. 4
+    right: those images and the `neighbours` training images nearest in fc7 space)."""
+    import os
+
+    from alexnet_tf import data, features
+
+    os.makedirs(output_dir, exist_ok=True)
+    model, names = classifier.model, classifier.names
+    if names is None:
+        names = data.read_classes(classes)[1] if isinstance(classes, (str, os.PathLike)) \
+            else list(classes)
+    save_png(conv1_grid(model), os.path.join(output_dir, "conv1_kernels.png"), zoom=4)
+    images, labels = next(iter(data.tfrecord_dataset(data_pattern, classes, num,
+                                                      training=False, deterministic=True)))
+    probs = classifier.probabilities(images).numpy()
+    plot_predictions(images.numpy(), probs, labels.numpy(), names,
+                     os.path.join(output_dir, "predictions.png"))
+    written = ["conv1_kernels.png", "predictions.png"]
+    if train_pattern:
+        log(f"extracting fc7 features of {train_pattern} ...")
+        train = data.tfrecord_dataset(train_pattern, classes, batch_size, training=False,
+                                      deterministic=True)
+        db, _ = features.extract(model, train)
+        queries, _ = features.extract(model, [(images, labels)])
+        index, _ = features.nearest(db, queries, neighbours)
+        wanted = sorted(set(index.ravel()))
+        found, position = {}, 0
+        for batch, _ in train:  # fetch the neighbour images by their position
+            for j in range(len(batch)):
+                if position + j in wanted:
+                    found[position + j] = batch[j].numpy()
+            position += len(batch)
+        plot_neighbours(images.numpy(), [[found[j] for j in row] for row in index],
+                        os.path.join(output_dir, "neighbours.png"))
+        written.append("neighbours.png")
+    return [os.path.join(output_dir, w) for w in written]

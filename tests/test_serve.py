@@ -146,3 +146,41 @@ def test_export_predict_and_evaluate_tools(trained, tmp_path):
     result = json.load(open(tmp_path / "r.json"))
     assert result["images"] == 16 and len(result["models"]) == 2
     assert "ensemble of 2" in run.stdout
+
+
+def test_features_are_fc7_and_neighbours_are_euclidean(trained):
+    from alexnet_tf import features
+    clf = E.load_classifier(trained)
+    feats, labels = features.extract(clf.model, val_data(trained))
+    assert feats.shape == (16, 32) and labels.shape == (16,)  # tiny's fc7 has 32 units
+    assert feats.min() >= 0  # after fc7's ReLU
+    images = next(iter(val_data(trained)))[0]
+    net = clf.model.get_layer("alexnet")
+    x = clf.model.get_layer("augment")(images, training=False)
+    for layer in net.layers[1:]:
+        x = layer(x, training=False)
+        if layer.name == "fc7":
+            break
+    np.testing.assert_allclose(feats[:5], x.numpy(), rtol=1e-4, atol=1e-5)
+    rng = np.random.default_rng(0)
+    db, queries = rng.normal(size=(50, 8)), rng.normal(size=(3, 8))
+    index, dist = features.nearest(db, queries, k=4, chunk=2)
+    brute = np.linalg.norm(queries[:, None] - db[None], axis=-1)
+    np.testing.assert_array_equal(index, np.argsort(brute, axis=1)[:, :4])
+    np.testing.assert_allclose(dist, np.sort(brute, axis=1)[:, :4], rtol=1e-4)
+
+
+def test_figures_render(trained, tmp_path):
+    from alexnet_tf.visualize import conv1_grid, make_figures
+    grid = conv1_grid(E.load_classifier(trained).model)
+    # tiny: 2 towers of 4 kernels 11x11 -> one row each, separated by a white band.
+    assert grid.shape == (2 * (11 + 2) + 2, 16 * 12 + 1, 3) and grid.dtype == np.uint8
+    paths = make_figures(E.load_classifier(trained), str(trained / "data" / "validation-*"),
+                         str(trained / "classes.txt"), tmp_path, str(trained / "data" / "train-*"),
+                         num=4, neighbours=3)
+    assert [os.path.basename(p) for p in paths] == ["conv1_kernels.png", "predictions.png",
+                                                    "neighbours.png"]
+    for p in paths:
+        image = np.asarray(Image.open(p))
+        assert image.ndim == 3 and min(image.shape[:2]) > 50
+        assert image.std() > 5  # not blank

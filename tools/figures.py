@@ -1,0 +1,42 @@
+"""The paper's figures for a trained model, as PNG files: the conv1 kernels (Fig. 3), test
+images with their top-5 (Fig. 4 left) and, with --train_data, test images with their
+nearest training images in fc7 feature space (Fig. 4 right).
+
+    python tools/figures.py --model runs/demo --data 'runs/demo/data/validation-*' \
+        --train_data 'runs/demo/data/train-*' --output figures/
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="training workdir or .keras file")
+    p.add_argument("--data", required=True, help="TFRecord glob of test images")
+    p.add_argument("--train_data", help="TFRecord glob of training images (Fig. 4 right)")
+    p.add_argument("--classes", help="class list (default: the model's classes.txt)")
+    p.add_argument("--output", required=True, help="folder for the PNG files")
+    p.add_argument("--num", type=int, default=8, help="test images shown")
+    args = p.parse_args()
+
+    from alexnet_tf.evaluate import KerasClassifier, load_classifier
+    from alexnet_tf.visualize import make_figures
+    try:
+        clf = load_classifier(args.model)
+        if not isinstance(clf, KerasClassifier):
+            sys.exit("error: --model must be a training workdir or .keras file")
+        classes = args.classes or clf.wnids
+        if classes is None:
+            sys.exit("error: --classes is needed: the model has no classes.txt beside it")
+        paths = make_figures(clf, args.data, classes, args.output, args.train_data, args.num)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    print("\n".join(paths))
+
+
+if __name__ == "__main__":
+    main()
