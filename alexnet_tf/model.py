@@ -18,6 +18,7 @@ def alexnet(
     lrn=True,                             # Sec. 3.3: response normalization after conv1, conv2
     lrn_size=5, lrn_k=2.0, lrn_alpha=1e-4, lrn_beta=0.75,  # Sec. 3.3: n, k, alpha, beta
     lrn_alpha_over_size=False,            # Sec. 3.3 uses alpha as is (Caffe divides by n)
+    lrn_per_tower=True,                   # Sec. 3.2: each GPU normalized its own maps
     pool_size=3, pool_stride=2,           # Sec. 3.4: overlapping pooling, z=3, s=2
     dropout=0.5,                          # Sec. 4.2: dropout in fc6 and fc7
     initializer="paper",                  # Sec. 5: N(0, 0.01) weights, biases 1 or 0
@@ -69,6 +70,8 @@ def alexnet(
         lrn: whether to apply lrn1 and lrn2.
         lrn_size, lrn_k, lrn_alpha, lrn_beta, lrn_alpha_over_size: see
             `LocalResponseNormalization`.
+        lrn_per_tower: normalize each tower's maps on their own (the paper's two-GPU net);
+            False normalizes across all maps, as Caffe's `bvlc_alexnet` does.
         pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
         dropout: dropout rate after fc6 and fc7 (0 to disable).
         initializer: "paper": weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6
@@ -104,8 +107,9 @@ def alexnet(
     split = dict(towers=towers, devices=devices)
 
     def lrn_layer(layer_name):
-        return LocalResponseNormalization(lrn_size, lrn_k, lrn_alpha, lrn_beta,
-                                          lrn_alpha_over_size, name=layer_name, **split)
+        return LocalResponseNormalization(
+            lrn_size, lrn_k, lrn_alpha, lrn_beta, lrn_alpha_over_size, name=layer_name,
+            **(split if lrn_per_tower else dict(towers=1, devices=None)))
 
     def pool(layer_name):
         return keras.layers.MaxPooling2D(pool_size, pool_stride, name=layer_name)
