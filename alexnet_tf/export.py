@@ -22,14 +22,17 @@ from alexnet_tf.evaluate import probabilities
 
 
 def _decode_checked(encoded):
-    tf.debugging.Assert(tf.strings.length(encoded) > 0, ["image bytes are empty"])
+    empty = tf.debugging.Assert(tf.strings.length(encoded) > 0, ["image bytes are empty"])
     head = tf.strings.substr(encoded, 0, 4)
     known = tf.reduce_any([tf.strings.substr(encoded, 0, 3) == b"\xff\xd8\xff",
                            head == b"\x89PNG", head == b"GIF8",
                            tf.strings.substr(encoded, 0, 2) == b"BM"])
-    tf.debugging.Assert(known, ["not a JPEG, PNG, GIF or BMP image; first bytes:",
-                                tf.strings.substr(encoded, 0, 8)])
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    with tf.control_dependencies([empty]):
+        not_image = tf.debugging.Assert(
+            known, ["not a JPEG, PNG, GIF or BMP image; first bytes:",
+                    tf.strings.substr(encoded, 0, 8)])
+    with tf.control_dependencies([not_image]):  # checks first, then the decoder's errors
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return resize_and_crop(image, IMAGE_SIZE)
 
@@ -42,7 +45,7 @@ def error_reason(error):
             return line.split("assertion failed:", 1)[1].strip().replace("] [", " ").strip("[]")
     lines = [x.strip() for x in error.message.splitlines() if x.strip()]
     useful = [x for x in lines if not x.startswith(("Graph execution error", "Detected at",
-                                                    "File ", "[[", "{{"))]
+                                                    "File ", "[[", "{{", "<stack traces"))]
     return (useful or lines or ["unknown error"])[0].split("}}")[-1].strip()
 
 

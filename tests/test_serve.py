@@ -27,7 +27,8 @@ def trained(tmp_path_factory):
 
 def val_data(workdir, batch=5):
     return data.tfrecord_dataset(str(workdir / "data" / "validation-*"),
-                                 str(workdir / "classes.txt"), batch, training=False)
+                                 str(workdir / "classes.txt"), batch, training=False,
+                                 deterministic=True)
 
 
 def test_evaluate_centre_crop_and_ensemble(trained):
