@@ -120,7 +120,7 @@ def _shuffle_and_skip(ds, buffer, seed, epoch, skip):
     return ds.skip(skip) if skip else ds
 
 
-def _wnids(classes):
+def resolve_classes(classes):
     """A class list given as wnids or as the path of a class-list file -> wnids."""
     if isinstance(classes, (str, os.PathLike)):
         return read_classes(classes)[0]
@@ -210,7 +210,7 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
     Returns:
         A `tf.data.Dataset` of `(images uint8 [batch, size, size, 3], labels int32 [batch])`.
     """
-    wnids = _wnids(classes)
+    wnids = resolve_classes(classes)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(wnids), tf.range(len(wnids))), -1)
     files = _shard_files(pattern)
@@ -248,7 +248,7 @@ def find_bad_records(pattern, classes=None):
     `[(shard, record index, reason)]` for records that cannot be read, parsed or decoded
     (and, given `classes`, whose synset is not in the class list). For locating what
     stopped a strict pipeline; it reads everything, so it is slow on big datasets."""
-    wnids = set(_wnids(classes)) if classes is not None else None
+    wnids = set(resolve_classes(classes)) if classes is not None else None
     bad = []
     for shard in _shard_files(pattern):
         it = iter(tf.data.TFRecordDataset(shard))
@@ -293,7 +293,7 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
     if classes is None:
         wnids = folders
     else:
-        wnids = _wnids(classes)
+        wnids = resolve_classes(classes)
         unknown = sorted(set(folders) - set(wnids))
         if unknown:
             raise ValueError(f"{root}: class folders not in the class list: {unknown[:5]}")

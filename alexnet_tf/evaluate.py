@@ -127,3 +127,22 @@ def table(result):
     lines += [f"{name:<{width}}  {t1:10.2%}  {t5:10.2%}" for name, t1, t5 in rows]
     lines.append(f"{result['images']:,} images, {result['crops']} crops")
     return "\n".join(lines)
+
+
+def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_size=64,
+                   progress=None):
+    """`evaluate` for models and data given as paths: models as for `load_classifier`,
+    data a TFRecord glob or a `<class>/<image>` folder, `classes` a class-list file
+    (default: the first model's classes.txt)."""
+    models = [load_classifier(m) for m in model_paths]
+    classes = classes or next((m.wnids for m in models if m.wnids), None)
+    if os.path.isdir(data_path):
+        ds = data.folder_dataset(data_path, batch_size, training=False, classes=classes)
+        num_classes = len(data.resolve_classes(classes)) if classes else len(
+            [d for d in os.listdir(data_path) if not d.startswith(".")])
+    else:
+        if classes is None:
+            raise ValueError("--classes is needed: the model has no classes.txt beside it")
+        ds = data.tfrecord_dataset(data_path, classes, batch_size, training=False)
+        num_classes = len(data.resolve_classes(classes))
+    return evaluate(models, ds, num_classes, ten_crop, progress)

@@ -29,27 +29,15 @@ def main():
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
 
-    from alexnet_tf.evaluate import evaluate, load_classifier, table
-    from alexnet_tf import data
-    try:
-        models = [load_classifier(m) for m in args.model]
-        classes = args.classes or next((m.wnids for m in models if m.wnids), None)
-        if os.path.isdir(args.data):
-            ds = data.folder_dataset(args.data, args.batch_size, training=False, classes=classes)
-            num_classes = len(classes) if classes else len(
-                [d for d in os.listdir(args.data) if not d.startswith(".")])
-        else:
-            if classes is None:
-                sys.exit("error: --classes is needed: the model has no classes.txt beside it")
-            ds = data.tfrecord_dataset(args.data, classes, args.batch_size, training=False)
-            num_classes = len(data.read_classes(classes)[0] if isinstance(classes, str)
-                              else classes)
-        start = time.time()
+    from alexnet_tf.evaluate import evaluate_paths, table
+    start = time.time()
 
-        def progress(n):
-            print(f"\r{n:,} images, {n / (time.time() - start):.0f} img/s", end="",
-                  file=sys.stderr, flush=True)
-        result = evaluate(models, ds, num_classes, args.ten_crop, progress)
+    def progress(n):
+        print(f"\r{n:,} images, {n / (time.time() - start):.0f} img/s", end="",
+              file=sys.stderr, flush=True)
+    try:
+        result = evaluate_paths(args.model, args.data, args.classes, args.ten_crop,
+                                args.batch_size, progress)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print(file=sys.stderr)
