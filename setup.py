@@ -22,6 +22,7 @@ setup(
         "tensorboard",
         "tensorflow-datasets",
         "importlib_resources",  # tfds' dataset builders import it (via etils) at run time
+        "matplotlib",           # the paper's figures (tools/figures.py)
         "tqdm",                 # progress bars
     ],
     extras_require={
