@@ -383,7 +383,8 @@ def make_data(config, workdir):
 
 
 def training_model(config, devices=None):
-    """uint8 256x256 images -> `PaperAugmentation` -> `alexnet(**config.model)` -> logits."""
+    """uint8 256x256 images -> `PaperAugmentation` -> `alexnet(**config.model)` -> float32
+    logits."""
     stats = load_stats(config.data.stats)
     mean = stats["mean_image"] if config.data.per_pixel_mean else stats["mean_rgb"]
     if config.data.per_pixel_mean and "mean_image" not in stats:
@@ -398,7 +399,10 @@ def training_model(config, devices=None):
                                 scale=config.data.input_scale, seed=config.seed,
                                 dtype="float32", name="augment")
     images = keras.Input((data.IMAGE_SIZE, data.IMAGE_SIZE, 3), dtype="uint8", name="images")
-    return keras.Model(images, net(augment(images)), name="alexnet_train")
+    # Logits in float32 whatever the precision (losses and top-k metrics need it).
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(
+        net(augment(images)))
+    return keras.Model(images, logits, name="alexnet_train")
 
 
 def compile_model(model, config, jit_compile):
@@ -457,8 +461,7 @@ def train(config, workdir):
     if config.deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
-    if config.precision != "float32":
-        keras.mixed_precision.set_global_policy(config.precision)
+    keras.mixed_precision.set_global_policy(config.precision)  # also resets to float32
     strategy, devices = distribute.get_strategy(config.strategy)
     chief = distribute.is_chief(strategy)
     out_dir = workdir if chief else os.path.join(workdir, f".worker-{distribute.worker_id(strategy)}")

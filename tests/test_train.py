@@ -221,3 +221,14 @@ def test_a_corrupt_record_is_named(reference, tmp_path):
                    f"--config.data.validation={tmp_path}/data/validation-*", check=False)
     assert run.returncode != 0
     assert f"{shard}: record 3: cannot parse or decode" in run.stderr, run.stderr[-2000:]
+
+
+def test_mixed_precision_trains(tmp_path):
+    try:
+        history = T.train(tiny_config(precision="mixed_bfloat16", epochs=1), str(tmp_path))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
+    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert model.get_layer("alexnet").get_layer("conv2").compute_dtype == "bfloat16"
+    assert model.output.dtype == "float32"
