@@ -115,12 +115,18 @@ def test_bad_bytes_give_a_clear_error(trained, payload, message):
         serve(images=tf.constant([payload]))
 
 
-def test_saved_model_cli_and_float_signature(trained):
+def test_saved_model_cli_and_float_signature(trained, tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     run = subprocess.run([cli, "show", "--dir", str(trained / "saved_model"), "--all"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "serving_default" in run.stdout and "serve_images" in run.stdout
+    np.save(tmp_path / "x.npy", np.full((1, 90, 70, 3), 100, np.float32))
+    run = subprocess.run([cli, "run", "--dir", str(trained / "saved_model"), "--tag_set",
+                          "serve", "--signature_def", "serve_images", "--inputs",
+                          f"images={tmp_path / 'x.npy'}"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Result for output key top5_wnids" in run.stdout
     serve = tf.saved_model.load(str(trained / "saved_model")).signatures["serve_images"]
     out = serve(images=tf.zeros((2, 200, 150, 3)))
     assert out["top5_probabilities"].shape == (2, 4)
