@@ -3,9 +3,13 @@ import os
 import tempfile
 import time
 
+import keras
+import numpy as np
 import tensorflow as tf
 
-from alexnet_tf import data
+from alexnet_tf import data, distribute
+from alexnet_tf.build import build
+from alexnet_tf.train import compile_model, training_model
 
 
 def _rate(ds, n_images, threads=None, repeats=1):
@@ -39,8 +43,6 @@ def input_benchmark(image_dir=None, records=None, classes=None, batch_size=128, 
     alone on the original encoded images held in memory; each on one core (a one-thread
     tf.data pool) and on all cores. Returns the figures as a dict.
     """
-    from alexnet_tf.build import build
-
     with tempfile.TemporaryDirectory() as tmp:
         sets = {}
         if records is None:
@@ -88,8 +90,6 @@ def input_benchmark(image_dir=None, records=None, classes=None, batch_size=128, 
 def matmul_peak(n=2048, repeats=5):
     """This machine's float32 matmul rate (GFLOP/s): the best of `repeats` n x n products
     in NumPy (its BLAS) and in TensorFlow, whichever is higher."""
-    import numpy as np
-
     a = np.random.default_rng(0).random((n, n), dtype=np.float32)
     best = 0.0
     for fn in (lambda: a @ a, lambda: tf.linalg.matmul(a, a).numpy()):
@@ -112,12 +112,6 @@ def train_benchmark(config, placements=("default", "towers"), batch_size=128, st
     `batch_size` on synthetic uint8 256x256 batches (augmentation included), for each
     placement, and this machine's matmul peak in the same run. Returns
     {placement: images/s}."""
-    import keras
-    import numpy as np
-
-    from alexnet_tf import distribute
-    from alexnet_tf.train import compile_model, training_model
-
     if "towers" in placements:
         distribute.split_cpu()  # before the runtime starts (on machines without GPUs)
     peak = matmul_peak()

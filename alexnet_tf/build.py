@@ -44,10 +44,12 @@ import hashlib
 import json
 import os
 import random
+import sys
 import tarfile
 import threading
 
 import tensorflow as tf
+from tqdm import tqdm
 
 from alexnet_tf.data import IMAGE_SIZE, read_classes, resize_and_crop, write_classes
 
@@ -413,9 +415,6 @@ def _progress(total, label, enabled):
     """A thread-safe progress callback: `bar(n)` advances by n images."""
     if not enabled:
         return lambda n, close=False: None
-    import sys
-
-    from tqdm import tqdm
     # On a terminal, refresh often; in a log file, every 30 s.
     bar = tqdm(total=total, desc=label, unit="img", smoothing=0.1,
                mininterval=0.2 if sys.stderr.isatty() else 30)

@@ -16,6 +16,7 @@ else by name.
 """
 import pickle
 
+import keras
 import numpy as np
 from numpy.lib import format as npy_format
 
@@ -69,8 +70,6 @@ def read_weights(path):
 
 def caffe_model(num_classes=1000):
     """Our training-form model (uint8 256x256 RGB images -> logits) in Caffe's form."""
-    import keras
-
     net = alexnet(num_classes=num_classes, image_size=227, conv1_padding=0, lrn_k=1.0,
                   lrn_alpha=1e-4, lrn_alpha_over_size=True, lrn_per_tower=False,
                   name="alexnet")

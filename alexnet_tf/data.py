@@ -185,7 +185,8 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
         batch_size: images per batch (the global batch under tf.distribute).
         training: if True, shards and records are shuffled and the last partial batch is
             dropped; the data repeats forever unless `epoch` is given. If False, one pass
-            in file order.
+            over the shards in sorted order (records in exactly that order only with
+            `deterministic=True`).
         shuffle_buffer: serialized records in the shuffle buffer (training only; records
             are shuffled before decoding, so the buffer holds JPEG bytes, not pixels).
         seed: seed for shard order and shuffling.

@@ -76,7 +76,6 @@ def load_classifier(path):
     if not path.endswith(".keras") or not os.path.isfile(path):
         raise FileNotFoundError(f"--model {path}: not a .keras file, a training workdir or a "
                                 f"SavedModel folder")
-    import alexnet_tf.train  # noqa: F401 (registers the custom objects for loading)
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
     classes = os.path.join(os.path.dirname(path), "classes.txt")
     wnids, names = data.read_classes(classes) if os.path.exists(classes) else (None, None)

@@ -18,6 +18,7 @@ The workdir:
     DIR/saved_model/               the same as a TF SavedModel
     DIR/history.json               per-epoch metrics
 """
+import dataclasses
 import json
 import math
 import os
@@ -30,8 +31,11 @@ import tensorflow as tf
 
 from alexnet_tf import data, distribute
 from alexnet_tf.augment import PaperAugmentation
+from alexnet_tf.build import build
+from alexnet_tf.export import export_saved_model
 from alexnet_tf.model import alexnet
 from alexnet_tf.stats import load_stats
+from alexnet_tf.synthetic import make_dataset
 from alexnet_tf.visualize import conv1_grid
 
 
@@ -91,7 +95,8 @@ def _set_lr(optimizer, value):
 
 
 class LearningRateSchedule(keras.callbacks.Callback):
-    """Divides the learning rate by 10 when the validation top-1 error stops improving
+    """Multiplies the learning rate by `factor` (0.1: the paper divides it by 10) when the
+    validation top-1 error stops improving
     (Sec. 5: "when the validation error rate stopped improving with the current learning
     rate"), after `patience` epochs without improvement; or, with `boundaries`, at fixed
     epochs. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau."""
@@ -206,8 +211,9 @@ def _variables(model):
 def save_checkpoint(directory, model, epoch, step, steps_per_epoch, schedule_state, meta,
                     write=True, keep=2):
     """Writes `directory/ckpt-<global step>/` atomically and points `latest` at it. With
-    `write=False` (a non-chief worker) the values are still read, as all workers must
-    take part, but nothing is kept."""
+    `write=False` (a non-chief worker) nothing is written, but the variables are read all
+    the same, so every worker runs the same reads (a distributed variable's read may
+    involve the other workers)."""
     values = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(_variables(model))}
     if not write:
         return
@@ -306,17 +312,29 @@ def _manifest_count(pattern):
     return None
 
 
+@dataclasses.dataclass
+class TrainData:
+    """The data of a run: `epoch(e, skip_batches)` gives training epoch `e` (re-created
+    exactly from the seed), `validation` one pass over the validation set. `patterns` and
+    `classes` locate the TFRecords (for naming bad records), when the data is TFRecords."""
+    epoch: object
+    validation: object
+    train_examples: int
+    wnids: list
+    names: list
+    patterns: list
+    classes: object
+
+
 def make_data(config, workdir):
-    """Returns `(train_epoch(epoch, skip_batches) -> dataset, validation dataset,
-    train examples, (wnids, names))` for the config's data source."""
+    """The `TrainData` of the config's data source; generated and image-folder data are
+    built into TFRecords in `workdir/data` first."""
     d = config.data
     folder = os.path.join(workdir, "data")
     if d.source == "generated":
-        from alexnet_tf.synthetic import make_dataset
         make_dataset(folder, d.generated.classes, d.generated.train_per_class,
                      d.generated.val_per_class, seed=d.generated.seed)
     elif d.source == "images":  # built once; a re-run finds the shards complete
-        from alexnet_tf.build import build
         for split, tree in (("train", d.train), ("validation", d.validation)):
             print(f"building {split} TFRecords from {tree} in {folder} ...")
             # Validation uses the training classes, so the indices agree.
@@ -377,19 +395,19 @@ def make_data(config, workdir):
     if config.model.num_classes != len(wnids):
         raise ValueError(f"config.model.num_classes is {config.model.num_classes} but the "
                          f"data has {len(wnids)} classes")
-    train_epoch.patterns = [p for p in (train_pattern, val_pattern) if p is not None]
-    train_epoch.classes = classes if train_pattern is not None else None
-    return train_epoch, val, n_train, (wnids, names)
+    return TrainData(train_epoch, val, n_train, wnids, names,
+                     [p for p in (train_pattern, val_pattern) if p is not None],
+                     classes if train_pattern is not None else None)
 
 
 def training_model(config, devices=None):
     """uint8 256x256 images -> `PaperAugmentation` -> `alexnet(**config.model)` -> float32
     logits."""
     stats = load_stats(config.data.stats)
-    mean = stats["mean_image"] if config.data.per_pixel_mean else stats["mean_rgb"]
     if config.data.per_pixel_mean and "mean_image" not in stats:
         raise ValueError("config.data.per_pixel_mean needs a stats file with a mean image "
                          "(tools/compute_stats.py)")
+    mean = stats["mean_image"] if config.data.per_pixel_mean else stats["mean_rgb"]
     model_kwargs = dict(config.model)
     net = alexnet(devices=devices, **model_kwargs)
     augment = PaperAugmentation(mean, stats["eigvals"], stats["eigvecs"],
@@ -456,15 +474,21 @@ def train(config, workdir):
     """Trains per `config` in `workdir`, resuming from its latest checkpoint if any.
 
     Returns the history (a list of per-epoch metric dicts, resumed epochs included).
-    Raises `TrainingDiverged` if the loss becomes NaN or infinite.
+    Raises `TrainingDiverged` if the loss becomes NaN or infinite, `BadData` if a record
+    cannot be read or decoded, `ValueError` for a bad config.
     """
+    o = config.optimizer
+    if o.schedule not in ("plateau", "step"):
+        raise ValueError(f"config.optimizer.schedule must be 'plateau' or 'step', got "
+                         f"{o.schedule!r}")
     if config.deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)  # also resets to float32
     strategy, devices = distribute.get_strategy(config.strategy)
     chief = distribute.is_chief(strategy)
-    out_dir = workdir if chief else os.path.join(workdir, f".worker-{distribute.worker_id(strategy)}")
+    out_dir = workdir if chief else os.path.join(workdir,
+                                                 f".worker-{distribute.worker_id(strategy)}")
     os.makedirs(out_dir, exist_ok=True)
     # XLA compiles a function for one device: not for towers spanning two devices. On CPUs
     # it can compile neither mirrored replicas on logical devices of one process nor
@@ -474,15 +498,16 @@ def train(config, workdir):
         and not tf.config.list_logical_devices("GPU"))
 
     # Each worker builds generated/images data in its own folder (no race on shared disks).
-    train_epoch, val, n_train, (wnids, names) = make_data(config, out_dir)
-    steps = config.steps_per_epoch or n_train // config.batch_size
+    d = make_data(config, out_dir)
+    steps = config.steps_per_epoch or d.train_examples // config.batch_size
     if steps < 1:
-        raise ValueError(f"{n_train} training images make no full batch of {config.batch_size}")
+        raise ValueError(f"{d.train_examples} training images make no full batch of "
+                         f"{config.batch_size}")
     with strategy.scope():
         model = training_model(config, devices)
         compile_model(model, config, jit_compile)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _work_around_keras_multi_worker(model, strategy, next(iter(val)))
+        _work_around_keras_multi_worker(model, strategy, next(iter(d.validation)))
 
     ckpt_dir = os.path.join(out_dir, "checkpoints")
     history_path = os.path.join(out_dir, "history.json")
@@ -496,19 +521,15 @@ def train(config, workdir):
                 history = [h for h in json.load(f) if h["epoch"] < epoch]
         print(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
 
-    o = config.optimizer
     schedule = LearningRateSchedule(
         o.learning_rate, factor=o.lr_factor, patience=o.plateau_patience,
         max_reductions=o.max_reductions,
         boundaries=list(o.step_epochs) if o.schedule == "step" else None)
-    if o.schedule not in ("plateau", "step"):
-        raise ValueError(f"config.optimizer.schedule must be 'plateau' or 'step', got "
-                         f"{o.schedule!r}")
     if schedule_state:
         schedule.state = schedule_state
     nan_guard = StopOnNaN()
     log_dir = os.path.join(out_dir, "logs")
-    meta = {"config": config.to_dict(), "classes": wnids, "class_names": names}
+    meta = {"config": config.to_dict(), "classes": d.wnids, "class_names": d.names}
 
     def callbacks(first_step):
         cbs = [schedule, Throughput(config.batch_size), nan_guard,
@@ -520,25 +541,25 @@ def train(config, workdir):
         return cbs + [Checkpointer(ckpt_dir, schedule, nan_guard, config.checkpoint_every_steps,
                                    steps, first_step, write=chief, meta=meta)]
 
-    fit = dict(validation_data=val, verbose=config.verbose, steps_per_epoch=steps)
-    print(f"training on {n_train:,} images ({steps} steps of {config.batch_size} per epoch) "
+    print(f"training on {d.train_examples:,} images ({steps} steps of {config.batch_size} per epoch) "
           f"for {config.epochs} epochs; strategy {config.strategy}, jit_compile "
           f"{jit_compile}; logs in {log_dir}")
     runs = []
     if step and epoch < config.epochs:  # the rest of the interrupted epoch
-        runs.append((train_epoch(epoch, step), epoch, epoch + 1, steps - step, step))
+        runs.append((d.epoch(epoch, step), epoch, epoch + 1, steps - step, step))
         epoch += 1
     if epoch < config.epochs:
-        epochs = train_epoch(epoch)
+        epochs = d.epoch(epoch)
         for e in range(epoch + 1, config.epochs):
-            epochs = epochs.concatenate(train_epoch(e))
+            epochs = epochs.concatenate(d.epoch(e))
         runs.append((epochs, epoch, config.epochs, steps, 0))
     for ds, first, last, n_steps, first_step in runs:
         try:
-            model.fit(ds, initial_epoch=first, epochs=last, callbacks=callbacks(first_step),
-                      **{**fit, "steps_per_epoch": n_steps})
+            model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=n_steps,
+                      validation_data=d.validation, callbacks=callbacks(first_step),
+                      verbose=config.verbose)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-            _explain_data_error(e, train_epoch.patterns, train_epoch.classes)
+            _explain_data_error(e, d.patterns, d.classes)
         if nan_guard.bad_step is not None:
             raise TrainingDiverged(
                 f"the loss became NaN or infinite in epoch {nan_guard.bad_epoch + 1} (step "
@@ -547,7 +568,6 @@ def train(config, workdir):
 
     if chief:
         model.save(os.path.join(out_dir, "model.keras"))
-        data.write_classes(os.path.join(out_dir, "classes.txt"), wnids, names)
-        from alexnet_tf.export import export_saved_model
-        export_saved_model(model, os.path.join(out_dir, "saved_model"), wnids, names)
+        data.write_classes(os.path.join(out_dir, "classes.txt"), d.wnids, d.names)
+        export_saved_model(model, os.path.join(out_dir, "saved_model"), d.wnids, d.names)
     return history

@@ -1,5 +1,12 @@
-"""Pictures of the network: the conv1 kernels as an image grid (the paper's Fig. 3)."""
+"""Pictures of the network: the conv1 kernels as an image grid (the paper's Fig. 3), and
+the paper's Fig. 4 (top-5 predictions; nearest neighbours in feature space) as PNG files.
+matplotlib is imported only by the functions that plot."""
+import os
+
 import numpy as np
+import tensorflow as tf
+
+from alexnet_tf import data, features
 
 
 def find_layer(model, name):
@@ -44,8 +51,6 @@ def conv1_grid(model, per_row=16, gap=1):
 
 def save_png(array, path, zoom=1):
     """Writes a uint8 HxWx3 array as PNG, each pixel repeated `zoom` x `zoom` times."""
-    import tensorflow as tf
-
     big = np.repeat(np.repeat(array, zoom, axis=0), zoom, axis=1)
     tf.io.write_file(str(path), tf.io.encode_png(big))
 
@@ -109,10 +114,6 @@ def make_figures(classifier, data_pattern, classes, output_dir, train_pattern=No
     `conv1_kernels.png` (Fig. 3), `predictions.png` (Fig. 4 left: the first `num` images of
     `data_pattern` with their top-5), and, given `train_pattern`, `neighbours.png` (Fig. 4
     right: those images and the `neighbours` training images nearest in fc7 space)."""
-    import os
-
-    from alexnet_tf import data, features
-
     os.makedirs(output_dir, exist_ok=True)
     model, names = classifier.model, classifier.names
     if names is None:
@@ -132,7 +133,7 @@ def make_figures(classifier, data_pattern, classes, output_dir, train_pattern=No
         db, _ = features.extract(model, train)
         queries, _ = features.extract(model, [(images, labels)])
         index, _ = features.nearest(db, queries, neighbours)
-        wanted = sorted(set(index.ravel()))
+        wanted = set(index.ravel().tolist())
         found, position = {}, 0
         for batch, _ in train:  # fetch the neighbour images by their position
             for j in range(len(batch)):

@@ -1,4 +1,4 @@
-"""The paper's recipe (Krizhevsky et al. 2012, Sec. 5) on ImageNet TFRecords.
+r"""The paper's recipe (Krizhevsky et al. 2012, Sec. 5) on ImageNet TFRecords.
 
     python tools/train.py --config configs/paper.py --workdir runs/paper \
         --config.data.train='data/train-*' --config.data.validation='data/validation-*'

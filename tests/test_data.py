@@ -38,7 +38,7 @@ def test_resize_and_crop_geometry():
     assert D.resize_and_crop(tf.zeros((20, 30, 3), tf.uint8)).shape == (256, 256, 3)
 
 
-def test_resize_and_crop_in_tf_data_and_compiled():
+def test_resize_and_crop_in_tf_data_and_tf_function():
     image = tf.constant(image_array(3, 90, 120))
     eager = D.resize_and_crop(image).numpy()
     in_data = next(iter(tf.data.Dataset.from_tensors(image).map(D.resize_and_crop))).numpy()

@@ -33,7 +33,7 @@ def val_data(workdir, batch=5):
 
 def test_evaluate_centre_crop_and_ensemble(trained):
     clf = E.load_classifier(trained)
-    assert clf.wnids == ["checkerboard", "disc", "ring", "square"] or len(clf.wnids) == 4
+    assert clf.wnids == ["disc", "ring", "square", "triangle"]  # tiny: the first 4 kinds
     result = E.evaluate([clf], val_data(trained), 4)
     images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in val_data(trained)])
     images, labels = np.concatenate(images), np.concatenate(labels)

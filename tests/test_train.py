@@ -232,3 +232,8 @@ def test_mixed_precision_trains(tmp_path):
     model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     assert model.get_layer("alexnet").get_layer("conv2").compute_dtype == "bfloat16"
     assert model.output.dtype == "float32"
+
+
+def test_per_pixel_mean_without_a_mean_image_is_explained():
+    with pytest.raises(ValueError, match="per_pixel_mean needs a stats file with a mean image"):
+        T.training_model(tiny_config(**{"data.per_pixel_mean": True}))  # published stats

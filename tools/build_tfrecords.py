@@ -1,4 +1,4 @@
-"""Builds sharded TFRecords (TF ImageNet schema) from an image tree or ILSVRC2012 tar.
+r"""Builds sharded TFRecords (TF ImageNet schema) from an image tree or ILSVRC2012 tar.
 
     # a <class>/<image> tree (ILSVRC2012 train, Imagenette):
     python tools/build_tfrecords.py --input train/ --output_dir data/ --split train \

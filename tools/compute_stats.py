@@ -1,4 +1,4 @@
-"""Computes the mean image, per-channel mean and RGB PCA (eigenvalues/vectors) of a
+r"""Computes the mean image, per-channel mean and RGB PCA (eigenvalues/vectors) of a
 training set, for mean subtraction and PCA lighting (Sec. 2, 4.1).
 
     python tools/compute_stats.py --records 'data/train-*' --output data/stats.npz

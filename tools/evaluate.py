@@ -1,4 +1,4 @@
-"""Top-1 and top-5 error of one model or an ensemble, with the centre crop or the paper's
+r"""Top-1 and top-5 error of one model or an ensemble, with the centre crop or the paper's
 10 crops (Sec. 4.1), as a table and optionally JSON.
 
     python tools/evaluate.py --model runs/demo --data 'runs/demo/data/validation-*'

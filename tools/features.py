@@ -1,4 +1,4 @@
-"""Extracts the 4096-d fc7 features (Sec. 6.1) of a dataset to an .npz file (`features`,
+r"""Extracts the 4096-d fc7 features (Sec. 6.1) of a dataset to an .npz file (`features`,
 `labels`), and optionally, for the images of --query, the indices of the --k nearest
 images of --data by Euclidean distance (`neighbours`, `distances`).
 

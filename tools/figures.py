@@ -1,4 +1,4 @@
-"""The paper's figures for a trained model, as PNG files: the conv1 kernels (Fig. 3), test
+r"""The paper's figures for a trained model, as PNG files: the conv1 kernels (Fig. 3), test
 images with their top-5 (Fig. 4 left) and, with --train_data, test images with their
 nearest training images in fc7 feature space (Fig. 4 right).
 

@@ -1,4 +1,4 @@
-"""Converts Caffe's bvlc_alexnet weights (`bvlc_alexnet.npy`, a dict layer -> [weights,
+r"""Converts Caffe's bvlc_alexnet weights (`bvlc_alexnet.npy`, a dict layer -> [weights,
 biases] as written by the Caffe-to-TensorFlow converters) into our model in its Caffe form
 (227 input, Caffe's LRN, Caffe's mean; RGB input), saved as .keras and as a SavedModel.
 

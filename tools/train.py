@@ -1,4 +1,4 @@
-"""Trains AlexNet with a config from configs/ (default: configs/demo.py, which needs no data).
+r"""Trains AlexNet with a config from configs/ (default: configs/demo.py, which needs no data).
 
     python tools/train.py --workdir runs/demo
     python tools/train.py --config configs/imagenette.py --workdir runs/imagenette
