@@ -1,4 +1,5 @@
 """Benchmarks behind `tools/benchmark_*.py`. Each prints what it measured; none is a test."""
+import dataclasses
 import os
 import tempfile
 import time
@@ -87,12 +88,17 @@ def input_benchmark(image_dir=None, records=None, classes=None, batch_size=128, 
     return results
 
 
-def matmul_peak(n=2048, repeats=5):
-    """This machine's float32 matmul rate (GFLOP/s): the best of `repeats` n x n products
-    in NumPy (its BLAS) and in TensorFlow, whichever is higher."""
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+def matmul_peak(dtype="float32", n=2048, repeats=5):
+    """This machine's matmul rate (GFLOP/s) in `dtype`: the best of `repeats` n x n
+    products in TensorFlow (oneDNN), and for float32 also in NumPy (its BLAS), whichever
+    is higher. The reference for "% of peak": what this machine's best dense kernel
+    reaches in that precision."""
+    a = tf.constant(np.random.default_rng(0).random((n, n), dtype=np.float32), dtype)
+    fns = [lambda: tf.linalg.matmul(a, a).numpy()]
+    if dtype == "float32":
+        fns.append(lambda: a.numpy() @ a.numpy())
     best = 0.0
-    for fn in (lambda: a @ a, lambda: tf.linalg.matmul(a, a).numpy()):
+    for fn in fns:
         fn()
         for _ in range(repeats):
             start = time.perf_counter()
@@ -102,39 +108,178 @@ def matmul_peak(n=2048, repeats=5):
 
 
 # Forward + backward FLOPs of one 224x224 image through the paper's net: 3 x forward
-# multiply-adds x 2 (the issue's reference figure for AlexNet is 4.35 GFLOP).
+# multiply-adds x 2 (the issue's reference figure for AlexNet is 4.35 GFLOP); a forward
+# pass alone is a third of it.
 GFLOP_PER_IMAGE = 4.35
+FORWARD_GFLOP_PER_IMAGE = GFLOP_PER_IMAGE / 3
 
 
-def train_benchmark(config, placements=("default", "towers"), batch_size=128, steps=5,
+@dataclasses.dataclass
+class Path:
+    """One way of running the step: precision, XLA or not, placement."""
+    precision: str
+    jit_compile: bool
+    placement: str
+
+    @property
+    def name(self):
+        return (f"{'bfloat16' if 'bfloat16' in self.precision else self.precision}"
+                f"{' + XLA' if self.jit_compile else ''}, {self.placement}")
+
+
+def train_benchmark(config, precisions=("float32", "mixed_bfloat16"), xla=(True, False),
+                    placements=("default", "towers"), batch_size=128, steps=3, rounds=3,
                     log=print):
-    """Times the compiled train step of `config`'s model (e.g. configs/paper.py) at
-    `batch_size` on synthetic uint8 256x256 batches (augmentation included), for each
-    placement, and this machine's matmul peak in the same run. Returns
-    {placement: images/s}."""
+    """Times `config`'s training step (e.g. configs/paper.py: the paper's net) and its
+    forward pass for every path in {precisions} x {XLA, no XLA} x {placements} (towers
+    without XLA only: XLA compiles for one device), on synthetic uint8 256x256 batches
+    (augmentation included), through `model.fit`.
+
+    The machines this runs on are shared and noisy, so the paths are timed in turns:
+    `rounds` rounds, each timing `steps` training steps and `steps` forward passes of
+    every path; each path's figure is its median over rounds. The matmul peak of each
+    precision is measured in the same run. Returns a list of dicts (one per path) with
+    the rates, GFLOP/s and fraction of peak, and logs a table and the path "auto" picks.
+    """
     if "towers" in placements:
         distribute.split_cpu()  # before the runtime starts (on machines without GPUs)
-    peak = matmul_peak()
-    log(f"float32 matmul peak: {peak:.1f} GFLOP/s ({os.cpu_count()} CPUs)")
+    auto = distribute.compute_path()
+    peaks = {p: matmul_peak(p.replace("mixed_", "")) for p in precisions}
+    log(f"{os.cpu_count()} CPUs; matmul peak: " + ", ".join(
+        f"{p.replace('mixed_', '')} {v:.0f} GFLOP/s" for p, v in peaks.items()))
+    log(f"auto picks: {auto.precision}, XLA {'on' if auto.jit_compile else 'off'} "
+        f"({auto.reason})")
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (batch_size, 256, 256, 3), dtype=np.uint8)
     y = rng.integers(0, config.model.num_classes, (batch_size,))
     ds = tf.data.Dataset.from_tensors((x, y)).repeat()
-    results = {}
-    for placement in placements:
-        keras.utils.set_random_seed(0)
-        _, devices = distribute.get_strategy(placement)
-        model = training_model(config, devices)
-        compile_model(model, config, jit_compile=placement != "towers")
-        model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # compile, warm up
-        start = time.perf_counter()
-        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-        rate = steps * batch_size / (time.perf_counter() - start)
-        gflops = rate * GFLOP_PER_IMAGE
-        results[placement] = rate
-        log(f"  {placement:8s} {rate:6.1f} img/s  {gflops:6.1f} GFLOP/s  "
-            f"{100 * gflops / peak:4.0f}% of peak"
-            + ("  (no XLA: towers span two devices)" if placement == "towers" else ""))
-        del model
-        keras.backend.clear_session()
+    paths = [Path(prec, jit, place) for place in placements for prec in precisions
+             for jit in xla if not (jit and place == "towers")]
+    runners = []
+    try:
+        for path in paths:
+            log(f"  building and compiling: {path.name}")
+            keras.mixed_precision.set_global_policy(path.precision)
+            keras.utils.set_random_seed(0)
+            _, devices = distribute.get_strategy(path.placement)
+            model = training_model(config, devices)
+            compile_model(model, config, jit_compile=path.jit_compile)
+            model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # compile, warm up
+            forward = tf.function(lambda images, m=model: m(images, training=False),
+                                  jit_compile=path.jit_compile)
+            forward(x).numpy()
+            runners.append((model, forward))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    train_rates, infer_rates = [[] for _ in paths], [[] for _ in paths]
+    for r in range(rounds):
+        for i, (model, forward) in enumerate(runners):
+            start = time.perf_counter()
+            model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+            train_rates[i].append(steps * batch_size / (time.perf_counter() - start))
+            start = time.perf_counter()
+            for _ in range(steps):
+                forward(x).numpy()
+            infer_rates[i].append(steps * batch_size / (time.perf_counter() - start))
+        log(f"  round {r + 1} of {rounds} done")
+    results = []
+    for path, tr, ir in zip(paths, train_rates, infer_rates):
+        train, infer = float(np.median(tr)), float(np.median(ir))
+        peak = peaks[path.precision]
+        results.append(dict(path=path.name, precision=path.precision,
+                            jit_compile=path.jit_compile, placement=path.placement,
+                            train_images_per_second=train,
+                            train_gflops=train * GFLOP_PER_IMAGE,
+                            train_fraction_of_peak=train * GFLOP_PER_IMAGE / peak,
+                            inference_images_per_second=infer,
+                            inference_gflops=infer * FORWARD_GFLOP_PER_IMAGE,
+                            peak_gflops=peak, train_samples=tr, inference_samples=ir,
+                            auto=(path.precision, path.jit_compile, path.placement)
+                            == (auto.precision, auto.jit_compile, "default")))
+    log(f"\nbatch {batch_size}; median of {rounds} rounds of {steps} steps; "
+        f"{GFLOP_PER_IMAGE} GFLOP per training image, {FORWARD_GFLOP_PER_IMAGE:.2f} per "
+        f"forward pass")
+    log(f"| path | train img/s | train GFLOP/s | % of peak | inference img/s |")
+    log(f"| --- | --- | --- | --- | --- |")
+    for r in results:
+        log(f"| {r['path']}{' (auto)' if r['auto'] else ''} | "
+            f"{r['train_images_per_second']:.1f} | {r['train_gflops']:.0f} | "
+            f"{100 * r['train_fraction_of_peak']:.0f} % of {r['peak_gflops']:.0f} | "
+            f"{r['inference_images_per_second']:.1f} |")
     return results
+
+
+def _jpegs(image_dir, count, size=(375, 500), seed=0):
+    """`count` encoded images: the files of `image_dir` (any image format, recursively),
+    else the package's procedural images at `size` (ImageNet's typical 375x500) as JPEG."""
+    if image_dir:
+        files = sorted(os.path.join(root, f) for root, _, names in os.walk(image_dir)
+                       for f in names if not f.startswith("."))
+        if not files:
+            raise ValueError(f"--images {image_dir}: no files found")
+        return [tf.io.read_file(files[i % len(files)]).numpy() for i in range(count)]
+    from alexnet_tf.synthetic import KINDS, render
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        image = render(KINDS[i % len(KINDS)], rng, max(size))[:size[0], :size[1]]
+        out.append(tf.io.encode_jpeg(image, quality=90).numpy())
+    return out
+
+
+def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=50,
+                    batches=5, log=print):
+    """Loads a serving SavedModel (`alexnet_tf.export`) with `tf.saved_model.load`, as a
+    server would, and measures its `serving_default` signature on encoded images:
+    latency of single-image requests (median and 95th percentile over
+    `single_requests`), throughput at `batch_size` (median over `batches`), and the
+    share of a batch's time spent decoding and resizing (the same decode and resize ops
+    timed alone). Returns the figures as a dict."""
+    from alexnet_tf.data import IMAGE_SIZE, resize_and_crop
+    if not os.path.exists(os.path.join(saved_model, "saved_model.pb")):
+        raise FileNotFoundError(f"--model {saved_model}: not a SavedModel folder (no "
+                                f"saved_model.pb)")
+    start = time.perf_counter()
+    loaded = tf.saved_model.load(saved_model)
+    load_seconds = time.perf_counter() - start
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(f"--model {saved_model}: no serving_default signature")
+    serve = loaded.signatures["serving_default"]
+    encoded = _jpegs(image_dir, max(batch_size, single_requests))
+    log(f"loaded {saved_model} in {load_seconds:.1f} s; {len(encoded)} images, "
+        f"{sum(map(len, encoded)) / len(encoded) / 1e3:.0f} kB each on average")
+
+    one = [tf.constant([e]) for e in encoded[:single_requests]]
+    serve(images=one[0])  # first call: graph warm-up
+    latencies = []
+    for request in one:
+        start = time.perf_counter()
+        serve(images=request)["top5_indices"].numpy()
+        latencies.append(time.perf_counter() - start)
+    batch = tf.constant(encoded[:batch_size])
+    serve(images=batch)
+    decode = tf.function(lambda images: tf.map_fn(
+        lambda e: resize_and_crop(tf.io.decode_image(e, channels=3, expand_animations=False),
+                                  IMAGE_SIZE),
+        images, fn_output_signature=tf.TensorSpec([IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)))
+    decode(batch)
+    batch_times, decode_times = [], []
+    for _ in range(batches):
+        start = time.perf_counter()
+        serve(images=batch)["top5_indices"].numpy()
+        batch_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        decode(batch).numpy()
+        decode_times.append(time.perf_counter() - start)
+    result = dict(
+        latency_ms_median=1e3 * float(np.median(latencies)),
+        latency_ms_p95=1e3 * float(np.percentile(latencies, 95)),
+        batch_size=batch_size,
+        throughput_images_per_second=batch_size / float(np.median(batch_times)),
+        decode_share=float(np.median(decode_times) / np.median(batch_times)),
+        load_seconds=load_seconds)
+    log(f"batch 1: median {result['latency_ms_median']:.1f} ms, p95 "
+        f"{result['latency_ms_p95']:.1f} ms ({single_requests} requests)")
+    log(f"batch {batch_size}: {result['throughput_images_per_second']:.1f} images/s; "
+        f"decode and resize {100 * result['decode_share']:.0f} % of the time")
+    return result

@@ -484,18 +484,16 @@ def train(config, workdir):
     if config.deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
-    keras.mixed_precision.set_global_policy(config.precision)  # also resets to float32
+    path = distribute.compute_path(config.precision, config.jit_compile, config.strategy)
+    keras.mixed_precision.set_global_policy(path.precision)  # also resets to float32
     strategy, devices = distribute.get_strategy(config.strategy)
     chief = distribute.is_chief(strategy)
     out_dir = workdir if chief else os.path.join(workdir,
                                                  f".worker-{distribute.worker_id(strategy)}")
     os.makedirs(out_dir, exist_ok=True)
-    # XLA compiles a function for one device: not for towers spanning two devices. On CPUs
-    # it can compile neither mirrored replicas on logical devices of one process nor
-    # collectives ("not yet implemented for CPU devices"); on GPUs both compile.
-    jit_compile = config.jit_compile and config.strategy != "towers" and not (
-        config.strategy in ("mirrored", "multi_worker")
-        and not tf.config.list_logical_devices("GPU"))
+    jit_compile = path.jit_compile
+    print(f"precision: {path.precision}, XLA: {'on' if jit_compile else 'off'} "
+          f"({path.reason})")
 
     # Each worker builds generated/images data in its own folder (no race on shared disks).
     d = make_data(config, out_dir)

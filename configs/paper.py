@@ -53,8 +53,12 @@ def get_config():
     c.augment = True                   # Sec. 4.1: random crops, flips, PCA lighting
     c.lighting_std = 0.1               # Sec. 4.1
     c.strategy = "default"             # default, towers, mirrored, multi_worker
-    c.jit_compile = True
-    c.precision = "float32"            # or mixed_float16 / mixed_bfloat16 on accelerators
+    # "auto": the fastest path of this machine (alexnet_tf.distribute.compute_path):
+    # mixed_bfloat16 on CPUs with bfloat16 instructions and A100/H100-class GPUs,
+    # mixed_float16 on older GPUs, float32 elsewhere; XLA on GPUs only. The paper trained
+    # in float32 (its numbers assume it): --config.precision=float32 for that path.
+    c.precision = "auto"               # or float32, mixed_bfloat16, mixed_float16
+    c.jit_compile = "auto"             # or "true" / "false" (a string: --config.jit_compile=false)
     c.seed = 0
     c.deterministic = True             # data order fixed by seed: needed for exact resume
     c.deterministic_ops = False        # TF op determinism (slower; tests use it)

@@ -1,13 +1,17 @@
-"""Times the compiled train step of the paper's AlexNet (batch 128, 224 crops of synthetic
-uint8 256x256 images, augmentation included) for each placement, with this machine's
-float32 matmul peak measured in the same run.
+"""Times the paper's AlexNet (configs/paper.py) at batch 128 on every compute path, side by
+side in one run: {float32, bfloat16} x {XLA, no XLA} x {default, towers placement}. For
+each: training images/s (augmentation included, through model.fit), GFLOP/s and % of the
+same run's matmul peak in that precision, and forward-only (inference) images/s. Also
+prints which path `precision="auto"` / `jit_compile="auto"` picks on this machine.
 
-    python tools/benchmark_train.py                      # default and towers placements
-    python tools/benchmark_train.py --placements default --steps 10
+    python tools/benchmark_train.py
+    python tools/benchmark_train.py --placements default --precisions mixed_bfloat16 \\
+        --xla false --steps 5 --rounds 5 --json bench.json
 
 On a CPU machine the CPU is split into two logical devices so that `towers` can run.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -16,22 +20,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+def _choices(text, allowed, flag):
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        sys.exit(f"error: {flag} {text!r}: use a comma-separated list of {', '.join(allowed)}")
+    return values
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--placements", default="default,towers",
-                   help="comma-separated: default, towers")
+    p.add_argument("--placements", default="default,towers", help="default, towers")
+    p.add_argument("--precisions", default="float32,mixed_bfloat16",
+                   help="float32, mixed_bfloat16, mixed_float16")
+    p.add_argument("--xla", default="true,false", help="true, false")
     p.add_argument("--batch_size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=5, help="timed steps per placement")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per path and round")
+    p.add_argument("--rounds", type=int, default=3, help="rounds (each path timed per round)")
+    p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args()
-    placements = args.placements.split(",")
-    bad = [x for x in placements if x not in ("default", "towers")]
-    if bad:
-        sys.exit(f"error: --placements: unknown {bad}; use default and/or towers")
+    placements = _choices(args.placements, ("default", "towers"), "--placements")
+    precisions = _choices(args.precisions, ("float32", "mixed_bfloat16", "mixed_float16"),
+                          "--precisions")
+    xla = [v == "true" for v in _choices(args.xla.lower(), ("true", "false"), "--xla")]
+    for flag in ("batch_size", "steps", "rounds"):
+        if getattr(args, flag) < 1:
+            sys.exit(f"error: --{flag} must be at least 1, got {getattr(args, flag)}")
 
     from alexnet_tf.benchmark import train_benchmark
     from configs import paper
-    train_benchmark(paper.get_config(), placements, args.batch_size, args.steps)
+    results = train_benchmark(paper.get_config(), precisions, xla, placements,
+                              args.batch_size, args.steps, args.rounds)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
