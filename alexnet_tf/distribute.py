@@ -86,6 +86,24 @@ def worker_id(strategy):
     return resolver.task_id if resolver is not None and resolver.task_id is not None else 0
 
 
+def work_around_keras_multi_worker(model, strategy, local_batch):
+    """Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585,
+    tensorflow#72388) in two places, both fixed here on this model instance only:
+
+    * before training it all-reduces the first batch to build the metrics: we build them
+      from a local batch and skip that step;
+    * it reduces each per-replica log with `strategy.reduce("MEAN", v, axis=0)`, which
+      fails for scalars: our steps return each log as a 1-element vector, which that
+      reduction averages back to a scalar.
+    """
+    with strategy.scope():
+        model._symbolic_build(data_batch=local_batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    train_step, test_step = model.train_step, model.test_step
+    model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in train_step(data).items()}
+    model.test_step = lambda data: {k: tf.reshape(v, [1]) for k, v in test_step(data).items()}
+
+
 # ---------------------------------------------------------------------------- precision
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")

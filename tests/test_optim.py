@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from alexnet_tf.train import LearningRateSchedule, PaperSGD, TopKError
+from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
 
 
 def test_paper_sgd_two_steps_by_hand():

@@ -5,6 +5,7 @@ import pytest
 
 from alexnet_tf import distribute
 from alexnet_tf import train as T
+from alexnet_tf.optim import PaperSGD
 from test_train import tiny_config
 
 AMD_BF16 = {"avx2", "avx512f", "avx512_bf16"}
@@ -64,7 +65,7 @@ def test_mixed_float16_trains_with_loss_scaling(tmp_path, monkeypatch):
         keras.mixed_precision.set_global_policy("float32")
     model = seen["model"]
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert isinstance(model.optimizer.inner_optimizer, T.PaperSGD)
+    assert isinstance(model.optimizer.inner_optimizer, PaperSGD)
     assert float(model.optimizer.dynamic_scale.numpy()) > 1  # scaling is active
     assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
     assert model.get_layer("alexnet").get_layer("conv2").compute_dtype == "float16"

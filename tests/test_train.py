@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from alexnet_tf import checkpoint
 from alexnet_tf import train as T
 from configs import tiny
 
@@ -86,8 +87,14 @@ def test_default_run_leaves_everything_a_user_needs(reference):
     assert {"epoch_loss", "epoch_top1_error"} <= tags["validation"]
     assert any("conv1" in t and "histogram" in t for t in tags["train"])
     assert tags["images"] == {"conv1_kernels"}
-    latest = T.latest_checkpoint(str(workdir / "checkpoints"))
-    assert json.load(open(os.path.join(latest, "meta.json")))["epoch"] == 2
+    # Standard TF checkpoints: TF's own tools read them, variables named by model path.
+    latest = checkpoint.latest(str(workdir / "checkpoints"))
+    assert checkpoint.read(latest)[1]["epoch"] == 2
+    names = dict(tf.train.list_variables(latest))
+    conv2 = "model/alexnet.Sconv2.Skernel_1/.ATTRIBUTES/VARIABLE_VALUE"
+    assert names[conv2] == [5, 5, 4, 8]
+    assert "optimizer/momentum.Salexnet.Sconv2.Skernel_1/.ATTRIBUTES/VARIABLE_VALUE" in names
+    assert "model/augment.Sseed_generator_state/.ATTRIBUTES/VARIABLE_VALUE" in names
 
 
 def test_towers_strategy_matches_one_device(reference, tmp_path):
@@ -136,9 +143,11 @@ def test_multi_worker_two_processes_match_one_device(reference, tmp_path):
 
 
 def final_state(workdir):
-    latest = T.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    with np.load(os.path.join(latest, "state.npz")) as f:
-        return {k: f[k] for k in f.files}, json.load(open(os.path.join(latest, "meta.json")))
+    """Every saved variable and the run state of the newest checkpoint, with its global
+    step (the number in its name)."""
+    latest = checkpoint.latest(os.path.join(workdir, "checkpoints"))
+    variables, state = checkpoint.read(latest)
+    return variables, {**state, "global_step": int(latest.rsplit("-", 1)[1])}
 
 
 def test_sigkill_and_rerun_resumes_exactly(tmp_path):
@@ -154,8 +163,8 @@ def test_sigkill_and_rerun_resumes_exactly(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline:
-        latest = T.latest_checkpoint(str(killed / "checkpoints"))
-        if latest and json.load(open(os.path.join(latest, "meta.json")))["global_step"] >= 6:
+        latest = checkpoint.latest(str(killed / "checkpoints"))
+        if latest and int(latest.rsplit("-", 1)[1]) >= 6:
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
@@ -183,7 +192,7 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     assert run.returncode != 0
     assert "error: training diverged: the loss became NaN or infinite" in run.stderr
     assert not (tmp_path / "model.keras").exists()
-    latest = T.latest_checkpoint(str(tmp_path / "checkpoints"))
+    latest = checkpoint.latest(str(tmp_path / "checkpoints"))
     if latest:  # a checkpoint from before the divergence: all finite
         state, _ = final_state(str(tmp_path))
         assert all(np.all(np.isfinite(v)) for v in state.values() if v.dtype.kind == "f")
@@ -194,6 +203,7 @@ def test_resume_refuses_a_checkpoint_of_another_model(reference, tmp_path):
     run = run_tool("--config", TINY, "--workdir", str(workdir), "--config.model.fc_units=48",
                    check=False)
     assert run.returncode != 0 and "written for a different model" in run.stderr
+    assert "fc6" in run.stderr.splitlines()[-1] and "Traceback" not in run.stderr
 
 
 def test_bad_config_values_are_named(tmp_path):

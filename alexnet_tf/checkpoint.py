@@ -1,0 +1,255 @@
+"""Checkpoints of a training run, as standard TensorFlow checkpoints.
+
+`Checkpoints` saves, with `tf.train.Checkpoint` and `tf.train.CheckpointManager`,
+everything a run needs to continue exactly: every model variable (weights, the
+augmentation's statistics, the random states of augmentation and dropout), every
+optimizer variable (momentum, iteration count, learning rate; loss scale under
+mixed_float16), and a small `RunState` (epoch, step within it, the learning-rate
+schedule's state). `WORKDIR/checkpoints/` then holds TF's usual files:
+
+    checkpoint                      TF's pointer to the newest checkpoint (written last)
+    ckpt-<global step>.index        one checkpoint: index and data, written by TF to
+    ckpt-<global step>.data-*       temporary names and renamed when complete
+
+so `tf.train.latest_checkpoint`, `tf.train.list_variables` and `tf.train.load_checkpoint`
+read them. Variables are saved under their place in the model, e.g.
+`model/alexnet/conv1/kernel_0` and `optimizer/momentum/alexnet/conv1/kernel_0`, not by
+position, and not under Keras' auto-generated variable paths, which change with the
+number of layers a process has built before (`seed_generator_7`).
+
+Multi-worker training follows TF's documented pattern: every worker saves (a
+distributed variable's read may need the other workers), the chief into the workdir,
+the others into a temporary folder that is deleted straight away.
+"""
+import json
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+
+
+class RunState(tf.Module):
+    """Where a run is (epoch, steps done in it) and the learning-rate schedule's state, as
+    variables saved in the same checkpoint as the weights."""
+
+    def __init__(self):
+        super().__init__(name="run_state")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.schedule = tf.Variable("{}", dtype=tf.string, trainable=False, name="schedule")
+
+
+def model_variables(model):
+    """`{name: variable}` for every variable of `model`, named by the layers that hold it
+    (`alexnet/conv1/kernel_0`, `alexnet/dropout6/seed_generator_state`): names fixed by
+    the model's structure, the same in every process."""
+    found = {}
+
+    def walk(layer, prefix):
+        if isinstance(layer, keras.Model):
+            for sub in layer.layers:
+                walk(sub, f"{prefix}{sub.name}/")
+            return
+        for v in layer.variables:
+            key = prefix + v.name
+            if key in found:
+                raise ValueError(f"two variables would be saved as {key!r}")
+            found[key] = v
+
+    walk(model, "")
+    return found
+
+
+def optimizer_variables(optimizer, model):
+    """`{name: variable}` for every variable of `optimizer` (built on
+    `model.trainable_variables`): each momentum slot named after its weight
+    (`momentum/alexnet/conv1/kernel_0`), the rest by name (`iteration`,
+    `learning_rate`; `loss_scale/...` for a LossScaleOptimizer's own)."""
+    names = {id(v): k for k, v in model_variables(model).items()}
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    found = {}
+    # Keras' SGD keeps one momentum per variable of `build(var_list)`, in that order.
+    for weight, slot in zip(model.trainable_variables, getattr(inner, "momentums", [])):
+        found[f"momentum/{names[id(weight)]}"] = slot
+    claimed = {id(v) for v in found.values()}
+    for prefix, opt in (("", inner), ("loss_scale/", optimizer)):
+        for v in opt.variables:
+            if id(v) not in claimed:
+                key = prefix + v.name
+                if key in found:
+                    raise ValueError(f"two optimizer variables would be saved as {key!r}")
+                found[key] = v
+                claimed.add(id(v))
+    return found
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint does not fit the model being trained."""
+
+
+class Checkpoints:
+    """Saves and restores a run's checkpoints in `directory` (see the module docstring).
+
+    Args:
+        directory: the checkpoint folder.
+        model: the compiled training model (its optimizer built).
+        write: False on a non-chief worker: saves go to `temp_directory` and are
+            deleted (every worker must take part in a save).
+        temp_directory: where a non-chief worker's saves go.
+        keep: how many checkpoints to keep.
+    """
+
+    def __init__(self, directory, model, write=True, temp_directory=None, keep=2):
+        self.state = RunState()
+        self.checkpoint = tf.train.Checkpoint(
+            model=model_variables(model),
+            optimizer=optimizer_variables(model.optimizer, model), state=self.state)
+        self.directory, self.write = directory, write
+        self.save_directory = directory if write else temp_directory
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.save_directory, max_to_keep=keep, checkpoint_name="ckpt")
+
+    def save(self, epoch, step, steps_per_epoch, schedule_state):
+        """Saves the run as it is after `step` steps of `epoch` (0-based)."""
+        self.state.epoch.assign(epoch)
+        self.state.step.assign(step)
+        self.state.schedule.assign(json.dumps(schedule_state))
+        path = self.manager.save(checkpoint_number=epoch * steps_per_epoch + step)
+        if not self.write:
+            shutil.rmtree(self.save_directory, ignore_errors=True)
+        return path
+
+    def restore(self, log=print):
+        """Restores the newest readable checkpoint of `directory`; returns
+        `(path, epoch, step, schedule_state)`, or None if there is none.
+
+        A checkpoint that cannot be read (truncated, missing data) is skipped with a
+        warning for the one before it. One written for another model or optimizer
+        raises `CheckpointMismatch`: nothing is restored from it."""
+        state = tf.train.get_checkpoint_state(self.directory)
+        if state is None:
+            return None
+        candidates = list(reversed(state.all_model_checkpoint_paths)) or [
+            state.model_checkpoint_path]
+        for path in candidates:
+            path = path if os.path.isabs(path) else os.path.join(self.directory, path)
+            try:
+                saved = dict(tf.train.list_variables(path))
+            except (tf.errors.OpError, ValueError) as e:
+                log(f"warning: checkpoint {path} cannot be read ({_first_line(e)}); "
+                    f"trying the one before it")
+                continue
+            self._check_fits(path, saved)
+            try:
+                self.checkpoint.restore(path).assert_consumed()
+            except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+                raise CheckpointMismatch(
+                    f"checkpoint {path} was written for a different model or optimizer "
+                    f"({_first_line(e)}); use a new --workdir") from None
+            except tf.errors.OpError as e:
+                log(f"warning: checkpoint {path} cannot be read ({_first_line(e)}); "
+                    f"trying the one before it")
+                continue
+            return (path, int(self.state.epoch.numpy()), int(self.state.step.numpy()),
+                    json.loads(self.state.schedule.numpy().decode()))
+        raise CheckpointMismatch(f"no readable checkpoint in {self.directory} (all of "
+                                 f"{len(candidates)} are damaged); move it away to start "
+                                 f"afresh")
+
+    def _check_fits(self, path, saved):
+        """Variables missing on either side, or of other shapes, said plainly before TF's
+        own restore. `saved` maps the checkpoint's names to shapes."""
+        ours = {f"{group}/{_escape(key)}/.ATTRIBUTES/VARIABLE_VALUE": list(v.shape)
+                for group, variables in (("model", self.checkpoint.model),
+                                         ("optimizer", self.checkpoint.optimizer))
+                for key, v in variables.items()}
+        theirs = {n: s for n, s in saved.items() if n.startswith(("model/", "optimizer/"))}
+        missing, extra = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+        reshaped = sorted(n for n in set(ours) & set(theirs) if ours[n] != theirs[n])
+        if missing or extra or reshaped:
+            what = ([f"not in it: {', '.join(_unescape(missing[:3]))}"] if missing else []) + \
+                ([f"only in it: {', '.join(_unescape(extra[:3]))}"] if extra else []) + \
+                [f"{_unescape([n])[0]} is {theirs[n]} in it, {ours[n]} here"
+                 for n in reshaped[:3]]
+            raise CheckpointMismatch(
+                f"checkpoint {path} was written for a different model or optimizer "
+                f"({'; '.join(what)}); use a new --workdir")
+
+
+def _escape(key):
+    # TF's object-graph names escape "/" inside a dictionary key as ".S" ("." as "..").
+    return key.replace(".", "..").replace("/", ".S")
+
+
+def _unescape(names):
+    return [n.split("/", 1)[1].rsplit("/.ATTRIBUTES", 1)[0].replace(".S", "/")
+            .replace("..", ".") for n in names]
+
+
+def _first_line(error):
+    text = getattr(error, "message", None) or str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+def latest(directory):
+    """The newest checkpoint's path prefix in `directory` (`.../ckpt-N`), or None."""
+    return tf.train.latest_checkpoint(directory)
+
+
+def read(path):
+    """`(variables, state)` of a checkpoint: `{name: numpy array}` for every model and
+    optimizer variable, and `{"epoch", "step", "schedule"}`."""
+    reader = tf.train.load_checkpoint(path)
+    names = [n for n, _ in tf.train.list_variables(path)]
+    variables = {n.rsplit("/.ATTRIBUTES", 1)[0]: reader.get_tensor(n) for n in names
+                 if n.startswith(("model/", "optimizer/"))}
+    state = {k: reader.get_tensor(f"state/{k}/.ATTRIBUTES/VARIABLE_VALUE")
+             for k in ("epoch", "step", "schedule")}
+    state = {"epoch": int(state["epoch"]), "step": int(state["step"]),
+             "schedule": json.loads(state["schedule"].decode())}
+    return variables, state
+
+
+def load_history(path, before_epoch):
+    """The per-epoch metrics saved at `path` (JSON) for epochs before `before_epoch`."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [h for h in json.load(f) if h["epoch"] < before_epoch]
+
+
+def write_json(path, value):
+    """Writes `value` as JSON to `path` atomically (a temporary file, then a rename)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=1)
+    os.replace(tmp, path)
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves a checkpoint (`Checkpoints.save`) every `every_steps` steps within an epoch and
+    at the end of each epoch (after validation and the schedule's update), unless the
+    loss has diverged (`nan_guard.bad_step`). `first_step` is the step the first epoch
+    of this `fit` starts at (a resumed, interrupted epoch)."""
+
+    def __init__(self, checkpoints, schedule, nan_guard, every_steps, steps_per_epoch,
+                 first_step):
+        super().__init__()
+        self.checkpoints, self.schedule, self.nan_guard = checkpoints, schedule, nan_guard
+        self.every_steps, self.steps_per_epoch = every_steps, steps_per_epoch
+        self.first_step = first_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.first_step + batch + 1  # steps done in this epoch
+        if (self.every_steps and step % self.every_steps == 0 and step < self.steps_per_epoch
+                and self.nan_guard.bad_step is None):
+            self.checkpoints.save(self.epoch, step, self.steps_per_epoch, self.schedule.state)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_step = 0  # later epochs start at their beginning
+        if self.nan_guard.bad_step is None:
+            self.checkpoints.save(epoch + 1, 0, self.steps_per_epoch, self.schedule.state)

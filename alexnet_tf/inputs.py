@@ -1,0 +1,123 @@
+"""A training run's data, from its config: which reader (`alexnet_tf.data`), which files,
+how many examples, which classes.
+
+`make_data(config, workdir)` returns a `TrainData`: a function giving training epoch `e`
+(re-created exactly from the seed, optionally skipping its first batches, for exact
+resume), one pass over the validation set, the training-set size and the classes.
+Generated data and image folders (`data.source = "generated"` or `"images"`) are first
+built into TFRecords in `workdir/data` by the project's builder.
+"""
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from alexnet_tf import data
+from alexnet_tf.build import build
+from alexnet_tf.synthetic import make_dataset
+
+
+def _count_records(pattern):
+    return int(tf.data.TFRecordDataset(tf.io.gfile.glob(pattern)).reduce(
+        np.int64(0), lambda n, _: n + 1))
+
+
+def _manifest_count(pattern):
+    """Example count from our builder's manifest beside the shards, if there is one."""
+    folder, base = os.path.split(pattern)
+    split = base.split("-")[0]
+    path = os.path.join(folder, f"{split}.manifest.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)["num_examples"]
+    return None
+
+
+@dataclasses.dataclass
+class TrainData:
+    """The data of a run: `epoch(e, skip_batches)` gives training epoch `e` (re-created
+    exactly from the seed), `validation` one pass over the validation set. `patterns` and
+    `classes` locate the TFRecords (for naming bad records), when the data is TFRecords."""
+    epoch: object
+    validation: object
+    train_examples: int
+    wnids: list
+    names: list
+    patterns: list
+    classes: object
+
+
+def make_data(config, workdir):
+    """The `TrainData` of the config's data source; generated and image-folder data are
+    built into TFRecords in `workdir/data` first."""
+    d = config.data
+    folder = os.path.join(workdir, "data")
+    if d.source == "generated":
+        make_dataset(folder, d.generated.classes, d.generated.train_per_class,
+                     d.generated.val_per_class, seed=d.generated.seed)
+    elif d.source == "images":  # built once; a re-run finds the shards complete
+        for split, tree in (("train", d.train), ("validation", d.validation)):
+            print(f"building {split} TFRecords from {tree} in {folder} ...")
+            # Validation uses the training classes, so the indices agree.
+            build(tree, folder, split, seed=config.seed, classes=d.classes if split == "train"
+                  else d.classes or os.path.join(folder, "train.classes.txt"))
+    if d.source in ("generated", "images"):
+        train_pattern = os.path.join(folder, "train-*")
+        val_pattern = os.path.join(folder, "validation-*")
+        classes = d.classes or os.path.join(folder, "train.classes.txt")
+    elif d.source == "tfrecord":
+        train_pattern, val_pattern = d.train, d.validation
+        classes = d.classes or os.path.join(os.path.dirname(d.train), "train.classes.txt")
+    elif d.source in ("tfds", "folder"):
+        train_pattern = val_pattern = classes = None
+    else:
+        raise ValueError(f"config.data.source must be tfrecord, images, generated, tfds or "
+                         f"folder, got {d.source!r}")
+    common = dict(deterministic=config.deterministic, shard_policy=d.shard_policy)
+    batch = config.batch_size
+    if train_pattern is not None:
+        if classes is None:
+            raise ValueError("config.data.classes is needed with tfrecord data (e.g. the "
+                             "train.classes.txt the builder writes, or synset_words.txt)")
+        n_train = d.train_examples or _manifest_count(train_pattern) or \
+            _count_records(train_pattern)
+        n_val = _manifest_count(val_pattern) or _count_records(val_pattern)
+
+        def train_epoch(epoch, skip=0):
+            return data.tfrecord_dataset(train_pattern, classes, batch, training=True,
+                                         shuffle_buffer=d.shuffle_buffer, seed=config.seed,
+                                         epoch=epoch, skip_batches=skip, **common)
+        # A known size: Keras then neither guesses nor warns at the end of the data.
+        val = data.tfrecord_dataset(val_pattern, classes, batch, training=False, **common
+                                    ).apply(tf.data.experimental.assert_cardinality(
+                                        -(-n_val // batch)))
+        wnids, names = data.read_classes(classes)
+    elif d.source == "tfds":
+        import tensorflow_datasets as tfds
+        builder = tfds.builder(d.train, data_dir=d.data_dir)
+        n_train = d.train_examples or builder.info.splits[d.train_split].num_examples
+
+        def train_epoch(epoch, skip=0):
+            return data.tfds_dataset(d.train, d.train_split, batch, True, data_dir=d.data_dir,
+                                     shuffle_buffer=d.shuffle_buffer, seed=config.seed,
+                                     epoch=epoch, skip_batches=skip, **common)
+        val = data.tfds_dataset(d.train, d.validation_split, batch, False, data_dir=d.data_dir,
+                                **common)
+        wnids = names = list(builder.info.features["label"].names)
+    else:  # folder
+        wnids = names = sorted(x for x in os.listdir(d.train) if not x.startswith("."))
+        n_train = d.train_examples or sum(len(os.listdir(os.path.join(d.train, w)))
+                                          for w in wnids)
+
+        def train_epoch(epoch, skip=0):
+            return data.folder_dataset(d.train, batch, True, classes=wnids, seed=config.seed,
+                                       epoch=epoch, skip_batches=skip, **common)
+        val = data.folder_dataset(d.validation, batch, False, classes=wnids, **common)
+    if config.model.num_classes != len(wnids):
+        raise ValueError(f"config.model.num_classes is {config.model.num_classes} but the "
+                         f"data has {len(wnids)} classes")
+    return TrainData(train_epoch, val, n_train, wnids, names,
+                     [p for p in (train_pattern, val_pattern) if p is not None],
+                     classes if train_pattern is not None else None)

@@ -1,0 +1,91 @@
+"""The paper's optimizer, learning-rate schedule and error measure (Sec. 5, Sec. 1).
+
+* `PaperSGD`: SGD with momentum 0.9 and weight decay 5e-4 inside the momentum update.
+* `LearningRateSchedule`: divide the learning rate by 10 when the validation error stops
+  improving (or at fixed epochs).
+* `TopKError`: the top-1 / top-5 error rates the paper reports.
+"""
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="alexnet_tf")
+class PaperSGD(keras.optimizers.SGD):
+    """SGD with momentum and the paper's weight decay (Sec. 5):
+
+        v <- momentum * v - weight_decay * lr * w - lr * grad
+        w <- w + v
+
+    The decay enters the momentum (it is added to the gradient), unlike Keras'
+    `weight_decay`, which is decoupled. Kernels (variables named `kernel*`) are decayed;
+    biases are not, as in cuda-convnet's ImageNet layer definitions, whose weight-cost
+    applies to weights only.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, paper_weight_decay=5e-4, **kwargs):
+        super().__init__(learning_rate=learning_rate, momentum=momentum, **kwargs)
+        self.paper_weight_decay = float(paper_weight_decay)
+
+    def build(self, var_list):
+        super().build(var_list)
+        self._decayed = [v.path.split("/")[-1].startswith("kernel") for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.paper_weight_decay and self._decayed[self._get_variable_index(variable)]:
+            gradient = gradient + tf.cast(self.paper_weight_decay, gradient.dtype) * \
+                tf.cast(variable, gradient.dtype)
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "paper_weight_decay": self.paper_weight_decay}
+
+
+@keras.saving.register_keras_serializable(package="alexnet_tf")
+class TopKError(keras.metrics.SparseTopKCategoricalAccuracy):
+    """Top-k error rate (1 - top-k accuracy), the paper's measure (Sec. 1, Table 1)."""
+
+    def result(self):
+        return 1.0 - super().result()
+
+
+def _set_lr(optimizer, value):
+    optimizer.learning_rate.assign(value)
+
+
+class LearningRateSchedule(keras.callbacks.Callback):
+    """Multiplies the learning rate by `factor` (0.1: the paper divides it by 10) when the
+    validation top-1 error stops improving
+    (Sec. 5: "when the validation error rate stopped improving with the current learning
+    rate"), after `patience` epochs without improvement; or, with `boundaries`, at fixed
+    epochs. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau."""
+
+    def __init__(self, base_lr, factor=0.1, patience=5, min_delta=0.0, max_reductions=None,
+                 boundaries=None, monitor="val_top1_error"):
+        super().__init__()
+        self.base_lr, self.factor, self.patience = base_lr, factor, patience
+        self.min_delta, self.max_reductions, self.monitor = min_delta, max_reductions, monitor
+        self.boundaries = sorted(boundaries) if boundaries else None
+        self.state = {"best": None, "wait": 0, "reductions": 0}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.boundaries is not None:  # step schedule
+            passed = sum(epoch >= b for b in self.boundaries)
+            _set_lr(self.model.optimizer, self.base_lr * self.factor ** passed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+        if self.boundaries is not None or self.monitor not in logs:
+            return
+        value, s = float(logs[self.monitor]), self.state
+        if s["best"] is None or value < s["best"] - self.min_delta:
+            s["best"], s["wait"] = value, 0
+            return
+        s["wait"] += 1
+        if s["wait"] >= self.patience and (self.max_reductions is None
+                                           or s["reductions"] < self.max_reductions):
+            new_lr = logs["learning_rate"] * self.factor
+            _set_lr(self.model.optimizer, new_lr)
+            s["wait"], s["reductions"] = 0, s["reductions"] + 1
+            print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for "
+                  f"{self.patience} epochs; learning rate -> {new_lr:.3g}")
