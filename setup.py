@@ -13,7 +13,7 @@ setup(
                  "in TensorFlow/Keras 3."),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["alexnet_tf", "alexnet_tf.*"]),
+    packages=find_packages(include=["alexnet_tf", "alexnet_tf.*", "configs", "configs.*"]),
     python_requires=">=3.10",
     install_requires=[
         "keras>=3.0,<4",

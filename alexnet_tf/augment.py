@@ -151,10 +151,14 @@ class PaperAugmentation(keras.layers.Layer):
             raise ValueError(f"PaperAugmentation: the mean image is {self.mean_shape[:2]} but "
                              f"images are {h}x{w}")
 
-    def call(self, images, training=False):
+    def standardize(self, images):
+        """`(images - mean) * scale` in float32, uncropped: the inference path before its
+        crop (the centre crop, or the paper's 10 crops)."""
         x = tf.cast(images, tf.float32) - tf.convert_to_tensor(self.mean)
-        if self.scale != 1.0:
-            x = x * self.scale
+        return x * self.scale if self.scale != 1.0 else x
+
+    def call(self, images, training=False):
+        x = self.standardize(images)
         if not training:
             return center_crop(x, self.crop)
         batch = tf.shape(x)[0]

@@ -48,10 +48,12 @@ import sys
 import tarfile
 import threading
 
+import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from alexnet_tf.data import IMAGE_SIZE, read_classes, resize_and_crop, write_classes
+from alexnet_tf.data import (IMAGE_SIZE, image_kind, image_tree, read_classes, resize_and_crop,
+                             write_classes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,17 +76,9 @@ def _visible(names):
 
 
 def list_class_folders(root):
-    """Entries of a `root/<class>/<file>` tree, in sorted order."""
-    entries = []
-    for wnid in _visible(os.listdir(root)):
-        folder = os.path.join(root, wnid)
-        if not os.path.isdir(folder):
-            continue
-        for name in _visible(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if os.path.isfile(path):
-                entries.append(Entry(f"{wnid}/{name}", wnid, path))
-    return entries
+    """Entries of a `root/<class>/<file>` tree, in sorted order (`image_tree`)."""
+    return [Entry(f"{wnid}/{os.path.basename(path)}", wnid, path)
+            for wnid, paths in image_tree(root) for path in paths]
 
 
 def list_flat(root, labels):
@@ -173,15 +167,8 @@ def prepare_image(data, resize=True, quality=95):
     """
     if not data:
         raise BadImage("empty file")
-    if data[:3] == b"\xff\xd8\xff":
-        kind = "jpeg"
-    elif data[:8] == b"\x89PNG\r\n\x1a\n":
-        kind = "png"
-    elif data[:6] in (b"GIF87a", b"GIF89a"):
-        kind = "gif"
-    elif data[:2] == b"BM":
-        kind = "bmp"
-    else:
+    kind = image_kind(data)
+    if kind is None:
         raise BadImage("not an image (unknown file format)")
     try:
         image = tf.io.decode_image(data, channels=0, expand_animations=False)
@@ -439,3 +426,18 @@ def summarize(manifest):
     lines.append(f"  skipped: {len(manifest['skipped'])}")
     lines += [f"    {s['file']}: {s['reason']}" for s in manifest["skipped"]]
     return "\n".join(lines)
+
+
+def count_examples(pattern):
+    """The number of records of the shards matching `pattern` (`DIR/SPLIT-*`): from the
+    builder's manifest beside them (`DIR/SPLIT.manifest.json`) when there is one, else by
+    reading every record (shards from other converters)."""
+    folder, base = os.path.split(os.fspath(pattern))
+    manifest = os.path.join(folder, f"{base.split('-')[0]}.manifest.json")
+    if os.path.exists(manifest):
+        with open(manifest) as f:
+            return json.load(f)["num_examples"]
+    files = tf.io.gfile.glob(os.fspath(pattern))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord files match {pattern}")
+    return int(tf.data.TFRecordDataset(files).reduce(np.int64(0), lambda n, _: n + 1))

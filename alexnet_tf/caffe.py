@@ -16,11 +16,11 @@ else by name.
 """
 import pickle
 
-import keras
 import numpy as np
 from numpy.lib import format as npy_format
 
 from alexnet_tf.augment import PaperAugmentation
+from alexnet_tf.classifier import Classifier
 from alexnet_tf.model import alexnet
 from alexnet_tf.stats import PUBLISHED
 
@@ -69,15 +69,14 @@ def read_weights(path):
 
 
 def caffe_model(num_classes=1000):
-    """Our training-form model (uint8 256x256 RGB images -> logits) in Caffe's form."""
+    """Our `Classifier` (uint8 256x256 RGB images -> logits) in Caffe's form."""
     net = alexnet(num_classes=num_classes, image_size=227, conv1_padding=0, lrn_k=1.0,
                   lrn_alpha=1e-4, lrn_alpha_over_size=True, lrn_per_tower=False,
                   name="alexnet")
     augment = PaperAugmentation(CAFFE_MEAN_BGR[::-1], PUBLISHED["eigvals"],
                                 PUBLISHED["eigvecs"], crop=227, name="augment",
                                 dtype="float32")
-    images = keras.Input((256, 256, 3), dtype="uint8", name="images")
-    return keras.Model(images, net(augment(images)), name="alexnet_caffe")
+    return Classifier(net, augment, name="classifier_caffe")
 
 
 def import_weights(path):
@@ -94,16 +93,15 @@ def import_weights(path):
             raise ValueError(f"{path}: layer {name} has shapes {w.shape}, {b.shape}; "
                              f"expected {want[0]}, {want[1]}")
     model = caffe_model(num_classes=np.asarray(weights["fc8"][0]).shape[-1])
-    net = model.get_layer("alexnet")
     for name in ("conv1", "conv2", "conv3", "conv4", "conv5"):
         w, b = (np.asarray(a, np.float32) for a in weights[name][:2])
         if name == "conv1":
             w = w[:, :, ::-1, :]  # BGR -> RGB input
-        layer = net.get_layer(name)
+        layer = model.layer(name)
         for t, (kernel, bias) in enumerate(zip(np.split(w, layer.towers, axis=-1),
                                                np.split(b, layer.towers))):
             layer.kernels[t].assign(kernel)
             layer.biases[t].assign(bias)
     for name in ("fc6", "fc7", "fc8"):
-        net.get_layer(name).set_weights([np.asarray(a, np.float32) for a in weights[name][:2]])
+        model.layer(name).set_weights([np.asarray(a, np.float32) for a in weights[name][:2]])
     return model

@@ -34,6 +34,40 @@ FEATURES = {
 }
 
 
+# The first bytes of the image formats TF decodes; the builder and the serving signature
+# both recognise images by them.
+IMAGE_SIGNATURES = {"jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",),
+                    "gif": (b"GIF87a", b"GIF89a"), "bmp": (b"BM",)}
+
+
+def image_kind(encoded):
+    """"jpeg", "png", "gif" or "bmp" from an image file's first bytes, else None."""
+    for kind, signatures in IMAGE_SIGNATURES.items():
+        if encoded.startswith(signatures):
+            return kind
+    return None
+
+
+def image_tree(root):
+    """The classes and files of a `root/<class>/<image>` tree: `[(class, [file paths])]`,
+    both sorted. The one rule every reader of such trees follows: a class is a
+    subfolder of `root`, a file is a regular file in it; names starting with "." are
+    hidden and skipped, and files lying directly in `root` belong to no class (skipped;
+    the builder lists them)."""
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    tree = []
+    for name in sorted(os.listdir(root)):
+        folder = os.path.join(root, name)
+        if name.startswith(".") or not os.path.isdir(folder):
+            continue
+        tree.append((name, [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+                            if not f.startswith(".")
+                            and os.path.isfile(os.path.join(folder, f))]))
+    return tree
+
+
 def read_classes(path):
     """Reads a class list: one class per line, the wnid first and an optional name after
     it (the format of ILSVRC's `synset_words.txt`: `n01440764 tench, Tinca tinca`).
@@ -127,16 +161,14 @@ def resolve_classes(classes):
     return list(classes)
 
 
-def _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
-            shard_policy):
+def _finish(ds, batch_size, training, deterministic, epoch, shard_policy):
     """The one path after decoding (and shuffling): resize/crop to 256, repeat (training
     without `epoch`), batch, prefetch. `ds` yields `(uint8 image, int32 label)`."""
-    ds = ds.map(lambda image, label: (resize_and_crop(image, size), label),
+    ds = ds.map(lambda image, label: (resize_and_crop(image), label),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training and epoch is None:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None
-                  else drop_remainder, num_parallel_calls=tf.data.AUTOTUNE,
+    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE,
                   deterministic=deterministic)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_options(deterministic, shard_policy))
 
@@ -152,6 +184,16 @@ class DropCounter:
         self._seen = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._kept = tf.Variable(0, dtype=tf.int64, trainable=False)
 
+    def count_seen(self, *element):
+        """A tf.data map function: counts one record read, returns it unchanged."""
+        with tf.control_dependencies([self._seen.assign_add(1)]):
+            return tf.nest.map_structure(tf.identity, element if len(element) > 1 else element[0])
+
+    def count_kept(self, *element):
+        """A tf.data map function: counts one record decoded, returns it unchanged."""
+        with tf.control_dependencies([self._kept.assign_add(1)]):
+            return tf.nest.map_structure(tf.identity, element if len(element) > 1 else element[0])
+
     @property
     def seen(self):
         return int(self._seen.numpy())
@@ -165,7 +207,8 @@ class DropCounter:
         return self.seen - self.kept
 
 
-def _shard_files(pattern):
+def shard_files(pattern):
+    """The sorted files matching `pattern` (a glob, or a list of globs or files)."""
     patterns = [pattern] if isinstance(pattern, (str, os.PathLike)) else list(pattern)
     files = sorted(f for p in patterns for f in tf.io.gfile.glob(os.fspath(p)))
     if not files:
@@ -174,9 +217,8 @@ def _shard_files(pattern):
 
 
 def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_000, seed=None,
-                     deterministic=False, tolerant=False, counter=None, size=IMAGE_SIZE,
-                     drop_remainder=None, cycle_length=None, epoch=None, skip_batches=0,
-                     shard_policy="auto"):
+                     deterministic=False, tolerant=False, counter=None, epoch=None,
+                     skip_batches=0, shard_policy="auto"):
     """A tf.data pipeline over TFRecord shards in the TF ImageNet schema.
 
     Args:
@@ -199,9 +241,6 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
             next shard, TF logs a warning, and the records lost after it are not in
             `counter` (compare `counter.kept` per epoch with the manifest's counts).
         counter: a `DropCounter` (tolerant mode), to read how many records were dropped.
-        size: output image size (256, the paper's).
-        drop_remainder: override the default (`training`).
-        cycle_length: shards read in parallel (default: AUTOTUNE).
         epoch: training only: give one epoch, shuffled with seeds derived from `seed` and
             `epoch` (`epoch_seed`), so that any epoch can be re-created exactly.
         skip_batches: with `epoch`: leave out the epoch's first batches (skipped before
@@ -209,24 +248,24 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
         shard_policy: tf.distribute auto-sharding: "auto", "file", "data" or "off".
 
     Returns:
-        A `tf.data.Dataset` of `(images uint8 [batch, size, size, 3], labels int32 [batch])`.
+        A `tf.data.Dataset` of `(images uint8 [batch, 256, 256, 3], labels int32 [batch])`.
     """
     wnids = resolve_classes(classes)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(wnids), tf.range(len(wnids))), -1)
-    files = _shard_files(pattern)
+    files = shard_files(pattern)
     if training and epoch is not None:
         random.Random(epoch_seed(seed, epoch)).shuffle(files)
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training and epoch is None and len(files) > 1:
         ds = ds.shuffle(len(files), seed=seed)
     ds = ds.interleave(tf.data.TFRecordDataset,
-                       cycle_length=cycle_length or tf.data.AUTOTUNE,
+                       cycle_length=tf.data.AUTOTUNE,
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training:
         ds = _shuffle_and_skip(ds, shuffle_buffer, seed, epoch, skip_batches * batch_size)
     if tolerant and counter is not None:
-        ds = ds.map(lambda r: (counter._seen.assign_add(1), r)[1])
+        ds = ds.map(counter.count_seen)
 
     def parse(record):
         ex = tf.io.parse_single_example(record, FEATURES)
@@ -239,9 +278,8 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
     if tolerant:
         ds = ds.ignore_errors(log_warning=True)
         if counter is not None:
-            ds = ds.map(lambda image, label: (counter._kept.assign_add(1), (image, label))[1])
-    return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
-                   shard_policy)
+            ds = ds.map(counter.count_kept)
+    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
 
 
 def find_bad_records(pattern, classes=None):
@@ -251,7 +289,7 @@ def find_bad_records(pattern, classes=None):
     stopped a strict pipeline; it reads everything, so it is slow on big datasets."""
     wnids = set(resolve_classes(classes)) if classes is not None else None
     bad = []
-    for shard in _shard_files(pattern):
+    for shard in shard_files(pattern):
         it = iter(tf.data.TFRecordDataset(shard))
         index = 0
         while True:
@@ -276,8 +314,7 @@ def find_bad_records(pattern, classes=None):
 
 
 def folder_dataset(root, batch_size, training, classes=None, seed=None, deterministic=False,
-                   size=IMAGE_SIZE, drop_remainder=None, epoch=None, skip_batches=0,
-                   shard_policy="auto"):
+                   epoch=None, skip_batches=0, shard_policy="auto"):
     """A tf.data pipeline straight from a `root/<class>/<image>` tree (small data).
 
     `classes` (wnids or a class-list path) fixes the class order; by default the sorted
@@ -286,11 +323,8 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
     `epoch`, `skip_batches` and `shard_policy` are as in `tfrecord_dataset`. Returns the
     same element structure as `tfrecord_dataset`.
     """
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"image folder {root} does not exist")
-    folders = sorted(d for d in os.listdir(root)
-                     if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    tree = image_tree(root)
+    folders = [name for name, _ in tree]
     if classes is None:
         wnids = folders
     else:
@@ -298,12 +332,8 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
         unknown = sorted(set(folders) - set(wnids))
         if unknown:
             raise ValueError(f"{root}: class folders not in the class list: {unknown[:5]}")
-    files, labels = [], []
-    for folder in folders:
-        for name in sorted(os.listdir(os.path.join(root, folder))):
-            if not name.startswith("."):
-                files.append(os.path.join(root, folder, name))
-                labels.append(wnids.index(folder))
+    files = [f for _, paths in tree for f in paths]
+    labels = [wnids.index(name) for name, paths in tree for _ in paths]
     if not files:
         raise FileNotFoundError(f"no images found under {root}/<class>/")
     ds = tf.data.Dataset.from_tensor_slices((files, labels))
@@ -311,13 +341,12 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
         ds = _shuffle_and_skip(ds, len(files), seed, epoch, skip_batches * batch_size)
     ds = ds.map(lambda f, y: (decode(tf.io.read_file(f)), tf.cast(y, tf.int32)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
-                   shard_policy)
+    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
 
 
 def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffer=10_000,
-                 seed=None, deterministic=False, size=IMAGE_SIZE, drop_remainder=None,
-                 epoch=None, skip_batches=0, shard_policy="auto"):
+                 seed=None, deterministic=False, epoch=None, skip_batches=0,
+                 shard_policy="auto"):
     """A tf.data pipeline from a tfds image classification dataset that is already
     prepared on disk (nothing is downloaded).
 
@@ -357,8 +386,7 @@ def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffe
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training:
         ds = _shuffle_and_skip(ds, shuffle_buffer, seed, epoch, skip_batches * batch_size)
-    return _finish(ds, batch_size, training, deterministic, size, drop_remainder, epoch,
-                   shard_policy)
+    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
 
 
 def _to_rgb(image):

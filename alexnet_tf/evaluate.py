@@ -1,38 +1,25 @@
 """Top-1 / top-5 error of trained models (Sec. 4.1, 6; Tables 1 and 2).
 
-Models are what `alexnet_tf.train` writes: a `.keras` file (uint8 256x256 images ->
-logits), a training workdir (its `model.keras`), or a serving SavedModel (its
-`serve_images` signature). Predictions are the softmax of the centre 224 crop, or the
-average softmax over the paper's 10 crops (four corners, centre, and their mirror
-images). An ensemble averages the softmax outputs of several models (Table 2's "5 CNNs").
+Models are what `alexnet_tf.train` writes: a `.keras` file (a `Classifier`: uint8
+256x256 images -> logits), a training workdir (its `model.keras`), or a serving
+SavedModel (its `serve_images` signature). Predictions are the softmax of the centre
+224 crop, or the average softmax over the paper's 10 crops (four corners, centre, and
+their mirror images). An ensemble averages the softmax outputs of several models (Table 2's "5 CNNs").
 """
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from alexnet_tf import data
-from alexnet_tf.augment import ten_crops
-
-
-class KerasClassifier:
-    """A trained Keras model: class probabilities for uint8 256x256 batches."""
-
-    def __init__(self, model, wnids, names, source):
-        self.model, self.wnids, self.names, self.source = model, wnids, names, source
-
-    @property
-    def num_classes(self):
-        return int(self.model.output_shape[-1])
-
-    def probabilities(self, images, ten_crop=False):
-        return probabilities(self.model, images, ten_crop)
+from alexnet_tf.export import SAVED_MODEL, load_run
+from alexnet_tf.optim import TopKError
 
 
 class SavedModelClassifier:
     """A serving SavedModel (`alexnet_tf.export`): its `serve_images` signature. Whether it
-    uses 10 crops was fixed at export."""
+    uses 10 crops was fixed at export. (A SavedModel is a program: load only trusted
+    ones.)"""
 
     def __init__(self, path):
         self.loaded = tf.saved_model.load(path)
@@ -51,35 +38,17 @@ class SavedModelClassifier:
         return self.fn(images=tf.cast(images, tf.float32))["probabilities"]
 
 
-def probabilities(model, images, ten_crop=False):
-    """Softmax outputs of a training model (`augment` + `alexnet` layers) for uint8
-    256x256 images: centre crop, or the mean over the 10 crops."""
-    if not ten_crop:
-        return tf.nn.softmax(tf.cast(model(images, training=False), tf.float32))
-    augment, net = model.get_layer("augment"), model.get_layer("alexnet")
-    x = (tf.cast(images, tf.float32) - tf.convert_to_tensor(augment.mean)) * augment.scale
-    crops = ten_crops(x, augment.crop)  # [batch, 10, crop, crop, 3]
-    logits = net(tf.reshape(crops, [-1, augment.crop, augment.crop, 3]), training=False)
-    probs = tf.nn.softmax(tf.cast(logits, tf.float32))
-    return tf.reduce_mean(tf.reshape(probs, [-1, 10, probs.shape[-1]]), axis=1)
-
-
 def load_classifier(path):
-    """A `.keras` file, a training workdir or a SavedModel folder -> a classifier with
-    `probabilities(images, ten_crop)`, `num_classes`, and `wnids`/`names` when known
-    (from `classes.txt` beside the model)."""
+    """A `.keras` file or a training workdir (an `export.Run`), or a SavedModel folder (a
+    `SavedModelClassifier`): either has `probabilities(images, ten_crop)`,
+    `num_classes`, `source`, and `wnids`/`names` when known."""
     path = os.fspath(path)
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "model.keras")):
-        path = os.path.join(path, "model.keras")  # a training workdir
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
         return SavedModelClassifier(path)
-    if not path.endswith(".keras") or not os.path.isfile(path):
-        raise FileNotFoundError(f"--model {path}: not a .keras file, a training workdir or a "
-                                f"SavedModel folder")
-    model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    classes = os.path.join(os.path.dirname(path), "classes.txt")
-    wnids, names = data.read_classes(classes) if os.path.exists(classes) else (None, None)
-    return KerasClassifier(model, wnids, names, path)
+    if (os.path.isdir(path) and not os.path.exists(os.path.join(path, "model.keras"))
+            and os.path.exists(os.path.join(path, SAVED_MODEL, "saved_model.pb"))):
+        return SavedModelClassifier(os.path.join(path, SAVED_MODEL))
+    return load_run(path)
 
 
 def evaluate(classifiers, dataset, num_classes, ten_crop=False, progress=None):
@@ -91,22 +60,21 @@ def evaluate(classifiers, dataset, num_classes, ten_crop=False, progress=None):
             raise ValueError(f"{c.source} predicts {c.num_classes} classes but the dataset "
                              f"has {num_classes}")
     k = min(5, num_classes)
-    correct = np.zeros((len(classifiers) + 1, 2))
+    # One (top-1, top-k) pair of error metrics per model, and one for the ensemble.
+    metrics = [(TopKError(k=1), TopKError(k=k)) for _ in range(len(classifiers) + 1)]
     n = 0
     for images, labels in dataset:
         per_model = [c.probabilities(images, ten_crop) for c in classifiers]
-        labels = tf.cast(labels, tf.int32)
-        for i, probs in enumerate(per_model + [tf.add_n(per_model) / len(per_model)]):
-            correct[i, 0] += float(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, 1),
-                                                         tf.float32)))
-            correct[i, 1] += float(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probs, k),
-                                                         tf.float32)))
+        ensemble = tf.add_n(per_model) / len(per_model)  # the paper averages probabilities
+        for (top1, topk), probs in zip(metrics, per_model + [ensemble]):
+            top1.update_state(labels, probs)
+            topk.update_state(labels, probs)
         n += int(labels.shape[0])
         if progress:
             progress(n)
     if n == 0:
         raise ValueError("the dataset is empty")
-    errors = 1 - correct / n
+    errors = np.array([[float(top1.result()), float(topk.result())] for top1, topk in metrics])
     return {"top1_error": errors[-1, 0], f"top{k}_error": errors[-1, 1], "images": n,
             "crops": "10-crop" if ten_crop else "centre",
             "models": [{"model": c.source, "top1_error": e[0], f"top{k}_error": e[1]}
@@ -138,7 +106,7 @@ def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_s
     if os.path.isdir(data_path):
         ds = data.folder_dataset(data_path, batch_size, training=False, classes=classes)
         num_classes = len(data.resolve_classes(classes)) if classes else len(
-            [d for d in os.listdir(data_path) if not d.startswith(".")])
+            data.image_tree(data_path))
     else:
         if classes is None:
             raise ValueError("--classes is needed: the model has no classes.txt beside it")

@@ -6,22 +6,13 @@ features are the fc7 activations (after its ReLU, dropout off) of the centre cro
 """
 import numpy as np
 import tensorflow as tf
-import keras
-
-
-def feature_model(model, layer="fc7"):
-    """uint8 256x256 images -> the activations of `layer` of a training model's network."""
-    net = model.get_layer("alexnet")
-    inner = keras.Model(net.input, net.get_layer(layer).output)
-    augment = model.get_layer("augment")
-    images = keras.Input(model.input.shape[1:], dtype=model.input.dtype)
-    return keras.Model(images, inner(augment(images, training=False)))
 
 
 def extract(model, dataset, layer="fc7", progress=None):
-    """Activations of `layer` for every image of `dataset` (batches of uint8 images and
-    labels), in dataset order. Returns `(features float32 [n, d], labels int32 [n])`."""
-    extractor = feature_model(model, layer)
+    """Activations of `layer` of a `Classifier`'s network for every image of `dataset`
+    (batches of uint8 images and labels), centre crop, in dataset order. Returns
+    `(features float32 [n, d], labels int32 [n])`."""
+    extractor = model.feature_model(layer)
     features, labels = [], []
     for images, y in dataset:
         features.append(extractor(images, training=False).numpy())

@@ -8,31 +8,13 @@ Generated data and image folders (`data.source = "generated"` or `"images"`) are
 built into TFRecords in `workdir/data` by the project's builder.
 """
 import dataclasses
-import json
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from alexnet_tf import data
-from alexnet_tf.build import build
+from alexnet_tf.build import build, count_examples
 from alexnet_tf.synthetic import make_dataset
-
-
-def _count_records(pattern):
-    return int(tf.data.TFRecordDataset(tf.io.gfile.glob(pattern)).reduce(
-        np.int64(0), lambda n, _: n + 1))
-
-
-def _manifest_count(pattern):
-    """Example count from our builder's manifest beside the shards, if there is one."""
-    folder, base = os.path.split(pattern)
-    split = base.split("-")[0]
-    path = os.path.join(folder, f"{split}.manifest.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)["num_examples"]
-    return None
 
 
 @dataclasses.dataclass
@@ -54,6 +36,11 @@ def make_data(config, workdir):
     built into TFRecords in `workdir/data` first."""
     d = config.data
     folder = os.path.join(workdir, "data")
+    if d.source != "generated":
+        for field in ("train", "validation") if d.source != "tfds" else ("train",):
+            if not d[field]:
+                raise ValueError(f"config.data.{field} is needed with data.source={d.source} "
+                                 f"(--config.data.{field}=...)")
     if d.source == "generated":
         make_dataset(folder, d.generated.classes, d.generated.train_per_class,
                      d.generated.val_per_class, seed=d.generated.seed)
@@ -75,15 +62,14 @@ def make_data(config, workdir):
     else:
         raise ValueError(f"config.data.source must be tfrecord, images, generated, tfds or "
                          f"folder, got {d.source!r}")
-    common = dict(deterministic=config.deterministic, shard_policy=d.shard_policy)
+    common = dict(deterministic=d.fixed_order, shard_policy=d.shard_policy)
     batch = config.batch_size
     if train_pattern is not None:
         if classes is None:
             raise ValueError("config.data.classes is needed with tfrecord data (e.g. the "
                              "train.classes.txt the builder writes, or synset_words.txt)")
-        n_train = d.train_examples or _manifest_count(train_pattern) or \
-            _count_records(train_pattern)
-        n_val = _manifest_count(val_pattern) or _count_records(val_pattern)
+        n_train = d.train_examples or count_examples(train_pattern)
+        n_val = count_examples(val_pattern)
 
         def train_epoch(epoch, skip=0):
             return data.tfrecord_dataset(train_pattern, classes, batch, training=True,
@@ -107,9 +93,9 @@ def make_data(config, workdir):
                                 **common)
         wnids = names = list(builder.info.features["label"].names)
     else:  # folder
-        wnids = names = sorted(x for x in os.listdir(d.train) if not x.startswith("."))
-        n_train = d.train_examples or sum(len(os.listdir(os.path.join(d.train, w)))
-                                          for w in wnids)
+        tree = data.image_tree(d.train)
+        wnids = names = [name for name, _ in tree]
+        n_train = d.train_examples or sum(len(paths) for _, paths in tree)
 
         def train_epoch(epoch, skip=0):
             return data.folder_dataset(d.train, batch, True, classes=wnids, seed=config.seed,

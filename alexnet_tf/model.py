@@ -79,7 +79,7 @@ def alexnet(
             the mean). "he": He-normal weights (He et al. 2015) and zero biases, for runs
             that stall with the paper's scheme; it expects inputs of about unit scale, so
             scale the pixels too (`PaperAugmentation(scale=1/64)`, config
-            `data.input_scale`). Scaling conv1's weights instead would give the same
+            `augment.input_scale`). Scaling conv1's weights instead would give the same
             forward pass but a 64^2 times larger effective learning rate in conv1.
         name: model name.
 

@@ -31,6 +31,8 @@ class PaperSGD(keras.optimizers.SGD):
         self._decayed = [v.path.split("/")[-1].startswith("kernel") for v in var_list]
 
     def update_step(self, gradient, variable, learning_rate):
+        # `_get_variable_index` is how Keras' own SGD finds a variable's slot; no public
+        # API maps a variable to its position in `build`'s list.
         if self.paper_weight_decay and self._decayed[self._get_variable_index(variable)]:
             gradient = gradient + tf.cast(self.paper_weight_decay, gradient.dtype) * \
                 tf.cast(variable, gradient.dtype)

@@ -18,7 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from alexnet_tf.data import FEATURES, IMAGE_SIZE, _shard_files, decode, resize_and_crop
+from alexnet_tf.data import FEATURES, IMAGE_SIZE, shard_files, decode, resize_and_crop
 
 # Published ImageNet values, for when you have not computed your own:
 # * mean_rgb: the ILSVRC-2012 training-set channel means used by Caffe's reference models
@@ -38,7 +38,7 @@ PUBLISHED = {
 
 
 def _images(pattern, batch_size, max_images):
-    ds = tf.data.Dataset.from_tensor_slices(_shard_files(pattern))
+    ds = tf.data.Dataset.from_tensor_slices(shard_files(pattern))
     ds = ds.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True)
     if max_images:

@@ -26,8 +26,9 @@ import tensorflow as tf
 
 from alexnet_tf import data, distribute
 from alexnet_tf.augment import PaperAugmentation
+from alexnet_tf.classifier import Classifier
 from alexnet_tf.checkpoint import Checkpointer, Checkpoints, load_history, write_json
-from alexnet_tf.export import export_saved_model
+from alexnet_tf.export import save_run
 from alexnet_tf.inputs import make_data
 from alexnet_tf.model import alexnet
 from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
@@ -112,26 +113,21 @@ class KernelImages(keras.callbacks.Callback):
 # ---------------------------------------------------------------------------- model
 
 def training_model(config, devices=None):
-    """uint8 256x256 images -> `PaperAugmentation` -> `alexnet(**config.model)` -> float32
-    logits."""
-    stats = load_stats(config.data.stats)
-    if config.data.per_pixel_mean and "mean_image" not in stats:
-        raise ValueError("config.data.per_pixel_mean needs a stats file with a mean image "
+    """The `Classifier` of a config: `PaperAugmentation` per `config.augment` ->
+    `alexnet(**config.model)`."""
+    a = config.augment
+    stats = load_stats(a.stats)
+    if a.per_pixel_mean and "mean_image" not in stats:
+        raise ValueError("config.augment.per_pixel_mean needs a stats file with a mean image "
                          "(tools/compute_stats.py)")
-    mean = stats["mean_image"] if config.data.per_pixel_mean else stats["mean_rgb"]
-    model_kwargs = dict(config.model)
-    net = alexnet(devices=devices, **model_kwargs)
-    augment = PaperAugmentation(mean, stats["eigvals"], stats["eigvecs"],
-                                crop=model_kwargs.get("image_size", 224),
-                                lighting_std=config.lighting_std if config.augment else 0.0,
-                                flip=config.augment, random_crop=config.augment,
-                                scale=config.data.input_scale, seed=config.seed,
-                                dtype="float32", name="augment")
-    images = keras.Input((data.IMAGE_SIZE, data.IMAGE_SIZE, 3), dtype="uint8", name="images")
-    # Logits in float32 whatever the precision (losses and top-k metrics need it).
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(
-        net(augment(images)))
-    return keras.Model(images, logits, name="alexnet_train")
+    mean = stats["mean_image"] if a.per_pixel_mean else stats["mean_rgb"]
+    net = alexnet(devices=devices, **config.model)
+    preprocess = PaperAugmentation(mean, stats["eigvals"], stats["eigvecs"],
+                                   crop=net.input_shape[1],
+                                   lighting_std=a.lighting_std if a.enabled else 0.0,
+                                   flip=a.enabled, random_crop=a.enabled, scale=a.input_scale,
+                                   seed=config.seed, dtype="float32", name="augment")
+    return Classifier(net, preprocess, name="classifier")
 
 
 def compile_model(model, config, jit_compile):
@@ -174,7 +170,7 @@ def train(config, workdir):
     if o.schedule not in ("plateau", "step"):
         raise ValueError(f"config.optimizer.schedule must be 'plateau' or 'step', got "
                          f"{o.schedule!r}")
-    if config.deterministic_ops:
+    if config.op_determinism:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     path = distribute.compute_path(config.precision, config.jit_compile, config.strategy)
@@ -259,7 +255,5 @@ def train(config, workdir):
                 f"is kept in {checkpoints.directory} (lower config.optimizer.learning_rate)")
 
     if chief:
-        model.save(os.path.join(out_dir, "model.keras"))
-        data.write_classes(os.path.join(out_dir, "classes.txt"), d.wnids, d.names)
-        export_saved_model(model, os.path.join(out_dir, "saved_model"), d.wnids, d.names)
+        save_run(out_dir, model, d.wnids, d.names)
     return history

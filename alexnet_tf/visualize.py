@@ -9,26 +9,11 @@ import tensorflow as tf
 from alexnet_tf import data, features
 
 
-def find_layer(model, name):
-    """The layer called `name` in `model` or in a model nested in it (e.g. conv1 of the
-    `alexnet` model inside a training model)."""
-    for layer in model.layers:
-        if layer.name == name:
-            return layer
-        if hasattr(layer, "layers"):
-            try:
-                return find_layer(layer, name)
-            except ValueError:
-                pass
-    raise ValueError(f"no layer named {name!r} in model {model.name!r}")
-
-
 def conv1_grid(model, per_row=16, gap=1):
-    """The conv1 kernels as one uint8 RGB image, tower by tower: with two towers, tower a's
+    """The conv1 kernels of a `Classifier` as one uint8 RGB image, tower by tower: with two towers, tower a's
     48 kernels in the top three rows and tower b's 48 below (as in Fig. 3). Each kernel is
     contrast-stretched to 0..255 on its own; towers are separated by a wider gap."""
-    conv1 = find_layer(model, "conv1")
-    towers = [np.asarray(k) for k in conv1.kernels]  # each [kh, kw, 3, n]
+    towers = model.conv1_kernels()  # each [kh, kw, 3, n]
     kh, kw = towers[0].shape[:2]
     blocks = []
     for kernels in towers:
@@ -108,21 +93,21 @@ def plot_neighbours(queries, neighbours, path):
     plt.close(fig)
 
 
-def make_figures(classifier, data_pattern, classes, output_dir, train_pattern=None, num=8,
+def make_figures(run, data_pattern, classes, output_dir, train_pattern=None, num=8,
                  neighbours=6, batch_size=64, log=print):
     """Writes the paper's figures for a trained model to `output_dir`:
     `conv1_kernels.png` (Fig. 3), `predictions.png` (Fig. 4 left: the first `num` images of
     `data_pattern` with their top-5), and, given `train_pattern`, `neighbours.png` (Fig. 4
     right: those images and the `neighbours` training images nearest in fc7 space)."""
     os.makedirs(output_dir, exist_ok=True)
-    model, names = classifier.model, classifier.names
+    model, names = run.model, run.names
     if names is None:
         names = data.read_classes(classes)[1] if isinstance(classes, (str, os.PathLike)) \
             else list(classes)
     save_png(conv1_grid(model), os.path.join(output_dir, "conv1_kernels.png"), zoom=4)
     images, labels = next(iter(data.tfrecord_dataset(data_pattern, classes, num,
                                                       training=False, deterministic=True)))
-    probs = classifier.probabilities(images).numpy()
+    probs = model.probabilities(images).numpy()
     plot_predictions(images.numpy(), probs, labels.numpy(), names,
                      os.path.join(output_dir, "predictions.png"))
     written = ["conv1_kernels.png", "predictions.png"]

@@ -13,7 +13,7 @@ def get_config():
     c.data.generated.update(dict(classes=8, train_per_class=150, val_per_class=40))
     c.model.num_classes = 8
     c.model.initializer = "he"     # learns from the first epoch, where N(0, 0.01) stalls;
-    c.data.input_scale = 1 / 64    # it needs inputs of about unit scale
+    c.augment.input_scale = 1 / 64    # it needs inputs of about unit scale
     c.batch_size = 64
     c.optimizer.learning_rate = 0.005  # 0.01 collapses to uniform outputs at batch 64
     c.epochs = 8

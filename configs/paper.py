@@ -25,11 +25,9 @@ def get_config():
     c.data.train_examples = placeholder(int)     # default: the manifest's count
     c.data.train_split, c.data.validation_split = "train", "validation"  # tfds
     c.data.data_dir = placeholder(str)           # tfds
-    c.data.stats = "published"         # or a tools/compute_stats.py file
-    c.data.per_pixel_mean = False      # Sec. 2 subtracts the mean image: needs a stats file
-    c.data.input_scale = 1.0           # pixels 0..255 minus the mean (1/64 with "he" init)
     c.data.shuffle_buffer = 10_000     # serialized records
     c.data.shard_policy = "auto"       # tf.distribute auto-sharding: auto, file, data, off
+    c.data.fixed_order = True          # each epoch's order fixed by the seed (exact resume)
     c.data.generated = ml_collections.ConfigDict(
         dict(classes=8, train_per_class=200, val_per_class=50, seed=0))
 
@@ -50,8 +48,12 @@ def get_config():
         max_reductions=3,              # Sec. 5: "reduced three times prior to termination"
         step_epochs=(30, 60, 80)))     # with schedule="step"
 
-    c.augment = True                   # Sec. 4.1: random crops, flips, PCA lighting
-    c.lighting_std = 0.1               # Sec. 4.1
+    c.augment = ml_collections.ConfigDict(dict(   # alexnet_tf.augment.PaperAugmentation
+        enabled=True,                  # Sec. 4.1: random crops, flips, PCA lighting
+        lighting_std=0.1,              # Sec. 4.1
+        stats="published",             # or a tools/compute_stats.py file
+        per_pixel_mean=False,          # Sec. 2 subtracts the mean image: needs a stats file
+        input_scale=1.0))              # pixels 0..255 minus the mean (1/64 with "he" init)
     c.strategy = "default"             # default, towers, mirrored, multi_worker
     # "auto": the fastest path of this machine (alexnet_tf.distribute.compute_path):
     # mixed_bfloat16 on CPUs with bfloat16 instructions and A100/H100-class GPUs,
@@ -60,8 +62,7 @@ def get_config():
     c.precision = "auto"               # or float32, mixed_bfloat16, mixed_float16
     c.jit_compile = "auto"             # or "true" / "false" (a string: --config.jit_compile=false)
     c.seed = 0
-    c.deterministic = True             # data order fixed by seed: needed for exact resume
-    c.deterministic_ops = False        # TF op determinism (slower; tests use it)
+    c.op_determinism = False           # TF op determinism (slower; the resume tests use it)
     c.checkpoint_every_steps = 1000    # plus one at the end of every epoch
     c.histogram_freq = 1               # weight histograms every N epochs (0: none)
     c.verbose = 1                      # Keras progress: 1 bar, 2 one line per epoch

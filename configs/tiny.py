@@ -10,7 +10,7 @@ def get_config():
     c.data.shuffle_buffer = 64
     c.model.update(dict(num_classes=4, filters=(8, 16, 16, 16, 16), fc_units=32,
                         initializer="he"))
-    c.data.input_scale = 1 / 64
+    c.augment.input_scale = 1 / 64
     c.batch_size = 8
     c.epochs = 2
     c.checkpoint_every_steps = 2

@@ -2,7 +2,6 @@
 that two-tower placement and MirroredStrategy run on a machine without GPUs."""
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -12,7 +11,6 @@ import tensorflow as tf  # noqa: E402
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # for `import configs`
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared"
 IMAGENETTE = SHARED / "data" / "imagenette2-224"
 IMAGENET_META = SHARED / "data" / "imagenet-meta"

@@ -68,7 +68,7 @@ def test_mixed_float16_trains_with_loss_scaling(tmp_path, monkeypatch):
     assert isinstance(model.optimizer.inner_optimizer, PaperSGD)
     assert float(model.optimizer.dynamic_scale.numpy()) > 1  # scaling is active
     assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
-    assert model.get_layer("alexnet").get_layer("conv2").compute_dtype == "float16"
+    assert model.layer("conv2").compute_dtype == "float16"
     moved = [not np.array_equal(a, v.numpy())
              for a, v in zip(seen["start"], model.trainable_variables)]
     assert all(moved), [v.path for v, m in zip(model.trainable_variables, moved) if not m]

@@ -20,3 +20,11 @@ def test_every_tool_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for tool in sorted((ROOT / "tools").glob("*.py")):
         assert f"tools/{tool.name}" in readme, tool.name
+
+
+def test_readme_layout_map_matches_the_tree():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    mapped = set(re.findall(r"^  (\w+\.py) ", layout, re.M))
+    modules = {p.name for p in (ROOT / "alexnet_tf").glob("*.py")} - {"__init__.py"}
+    assert mapped == modules

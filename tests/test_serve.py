@@ -51,7 +51,7 @@ def test_ten_crop_is_the_mean_over_the_ten_crops(trained):
     clf = E.load_classifier(trained)
     images = next(iter(val_data(trained)))[0]
     got = clf.probabilities(images, ten_crop=True).numpy()
-    aug, net = clf.model.get_layer("augment"), clf.model.get_layer("alexnet")
+    aug, net = clf.model.preprocess, clf.model.net
     x = (tf.cast(images, tf.float32) - aug.mean) * aug.scale
     crops = augment.ten_crops(x).numpy()
     want = np.mean([tf.nn.softmax(net(crops[:, i], training=False)).numpy()
@@ -162,8 +162,8 @@ def test_features_are_fc7_and_neighbours_are_euclidean(trained):
     assert feats.shape == (16, 32) and labels.shape == (16,)  # tiny's fc7 has 32 units
     assert feats.min() >= 0  # after fc7's ReLU
     images = next(iter(val_data(trained)))[0]
-    net = clf.model.get_layer("alexnet")
-    x = clf.model.get_layer("augment")(images, training=False)
+    net = clf.model.net
+    x = clf.model.preprocess(images, training=False)
     for layer in net.layers[1:]:
         x = layer(x, training=False)
         if layer.name == "fc7":
@@ -191,3 +191,22 @@ def test_figures_render(trained, tmp_path):
         image = np.asarray(Image.open(p))
         assert image.ndim == 3 and min(image.shape[:2]) > 50
         assert image.std() > 5  # not blank
+
+
+def test_export_in_bfloat16_matches_float32(trained, tmp_path):
+    """The serving fast path on bfloat16 CPUs: the same weights computing in bfloat16 give
+    the float32 model's probabilities up to rounding."""
+    from alexnet_tf.export import export_saved_model, load_run
+    run = load_run(trained)
+    assert run.model.layer("conv2").compute_dtype == "float32"  # tiny trains in float32
+    images = next(iter(val_data(trained, batch=8)))[0]
+    probs = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        export_saved_model(run.model, str(tmp_path / precision), run.wnids,
+                           precision=precision)
+        serve = tf.saved_model.load(str(tmp_path / precision)).signatures["serve_images"]
+        probs[precision] = serve(images=tf.cast(images, tf.float32))["probabilities"].numpy()
+    np.testing.assert_allclose(probs["float32"], run.probabilities(images).numpy(),
+                               atol=1e-5)
+    diff = np.abs(probs["mixed_bfloat16"] - probs["float32"]).max()
+    assert 0 < diff < 0.02, diff  # it does compute in bfloat16, and only rounding differs

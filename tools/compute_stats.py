@@ -11,7 +11,6 @@ ImageNet values (alexnet_tf.stats.PUBLISHED).
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,17 +25,15 @@ def main():
     if args.max_images is not None and args.max_images < 1:
         sys.exit(f"error: --max_images {args.max_images} must be positive")
 
-    from alexnet_tf.stats import compute_stats, describe, save_stats
-    start = time.time()
+    from tqdm import tqdm
 
-    def progress(n):
-        print(f"\r{n:,} images, {n / (time.time() - start):.0f} img/s", end="",
-              file=sys.stderr, flush=True)
+    from alexnet_tf.stats import compute_stats, describe, save_stats
     try:
-        stats = compute_stats(args.records, args.max_images, progress=progress)
+        with tqdm(unit=" images", desc="statistics", total=args.max_images) as bar:
+            stats = compute_stats(args.records, args.max_images,
+                                  progress=lambda n: bar.update(n - bar.n))
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    print(file=sys.stderr)
     save_stats(args.output, stats)
     print(describe(stats))
     print(f"written to {args.output}")

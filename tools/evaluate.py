@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,18 +28,15 @@ def main():
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
 
-    from alexnet_tf.evaluate import evaluate_paths, table
-    start = time.time()
+    from tqdm import tqdm
 
-    def progress(n):
-        print(f"\r{n:,} images, {n / (time.time() - start):.0f} img/s", end="",
-              file=sys.stderr, flush=True)
+    from alexnet_tf.evaluate import evaluate_paths, table
     try:
-        result = evaluate_paths(args.model, args.data, args.classes, args.ten_crop,
-                                args.batch_size, progress)
+        with tqdm(unit=" images", desc="evaluating") as bar:
+            result = evaluate_paths(args.model, args.data, args.classes, args.ten_crop,
+                                    args.batch_size, lambda n: bar.update(n - bar.n))
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    print(file=sys.stderr)
     print(table(result))
     if args.json:
         with open(args.json, "w") as f:

@@ -22,20 +22,25 @@ def main():
     p.add_argument("--classes", help="class list (default: classes.txt beside the model)")
     p.add_argument("--ten_crop", action="store_true",
                    help="average the softmax over the paper's 10 crops (10x slower)")
+    p.add_argument("--precision", default="auto",
+                   choices=("auto", "float32", "mixed_bfloat16", "mixed_float16", "model"),
+                   help="what the network serves in: auto (this machine's fastest: bfloat16 "
+                        "on CPUs with bfloat16 instructions), a Keras policy, or the model's "
+                        "own")
     args = p.parse_args()
 
     from alexnet_tf import data
-    from alexnet_tf.evaluate import KerasClassifier, load_classifier
-    from alexnet_tf.export import export_saved_model
+    from alexnet_tf.export import export_saved_model, load_run
+    if os.path.exists(os.path.join(args.model, "saved_model.pb")):
+        sys.exit(f"error: --model {args.model} is already a SavedModel")
     try:
-        model = load_classifier(args.model)
-        if not isinstance(model, KerasClassifier):
-            sys.exit(f"error: --model {args.model} is already a SavedModel")
-        wnids, names = data.read_classes(args.classes) if args.classes else (model.wnids,
-                                                                             model.names)
+        run = load_run(args.model)
+        wnids, names = data.read_classes(args.classes) if args.classes else (run.wnids,
+                                                                             run.names)
         if wnids is None:
             sys.exit("error: --classes is needed: the model has no classes.txt beside it")
-        export_saved_model(model.model, args.output, wnids, names, args.ten_crop)
+        export_saved_model(run.model, args.output, wnids, names, args.ten_crop,
+                           None if args.precision == "model" else args.precision)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print(f"SavedModel written to {args.output} (signatures: serving_default for image "

@@ -26,25 +26,27 @@ def main():
 
     import numpy as np
 
+    from tqdm import tqdm
+
     from alexnet_tf import data, features
-    from alexnet_tf.evaluate import load_classifier
+    from alexnet_tf.export import load_run
     try:
-        clf = load_classifier(args.model)
-        classes = args.classes or clf.wnids
+        run = load_run(args.model)
+        classes = args.classes or run.wnids
         if classes is None:
             sys.exit("error: --classes is needed: the model has no classes.txt beside it")
         read = lambda pattern: data.tfrecord_dataset(  # noqa: E731
             pattern, classes, 64, training=False, deterministic=True)
-        progress = lambda n: print(f"\r{n:,} images", end="", file=sys.stderr)  # noqa: E731
-        feats, labels = features.extract(clf.model, read(args.data), args.layer, progress)
+        with tqdm(unit=" images", desc="features") as bar:
+            feats, labels = features.extract(run.model, read(args.data), args.layer,
+                                             lambda n: bar.update(n - bar.n))
         out = {"features": feats, "labels": labels}
         if args.query:
-            q_feats, q_labels = features.extract(clf.model, read(args.query), args.layer)
+            q_feats, q_labels = features.extract(run.model, read(args.query), args.layer)
             out["neighbours"], out["distances"] = features.nearest(feats, q_feats, args.k)
             out["query_labels"] = q_labels
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    print(file=sys.stderr)
     np.savez(args.output, **out)
     print(f"{args.output}: " + ", ".join(f"{k} {v.shape}" for k, v in out.items()))
 

@@ -23,16 +23,14 @@ def main():
     p.add_argument("--num", type=int, default=8, help="test images shown")
     args = p.parse_args()
 
-    from alexnet_tf.evaluate import KerasClassifier, load_classifier
+    from alexnet_tf.export import load_run
     from alexnet_tf.visualize import make_figures
     try:
-        clf = load_classifier(args.model)
-        if not isinstance(clf, KerasClassifier):
-            sys.exit("error: --model must be a training workdir or .keras file")
-        classes = args.classes or clf.wnids
+        run = load_run(args.model)
+        classes = args.classes or run.wnids
         if classes is None:
             sys.exit("error: --classes is needed: the model has no classes.txt beside it")
-        paths = make_figures(clf, args.data, classes, args.output, args.train_data, args.num)
+        paths = make_figures(run, args.data, classes, args.output, args.train_data, args.num)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print("\n".join(paths))

@@ -27,19 +27,16 @@ def main():
 
     from alexnet_tf import data
     from alexnet_tf.caffe import import_weights
-    from alexnet_tf.export import export_saved_model
+    from alexnet_tf.export import save_run
     try:
         model = import_weights(args.weights)
-        n = model.output_shape[-1]
+        n = model.num_classes
         wnids, names = data.read_classes(args.classes) if args.classes else (
             [str(i) for i in range(n)], None)
         if len(wnids) != n:
             sys.exit(f"error: --classes {args.classes} has {len(wnids)} classes, the weights "
                      f"{n}")
-        os.makedirs(args.output, exist_ok=True)
-        model.save(os.path.join(args.output, "model.keras"))
-        data.write_classes(os.path.join(args.output, "classes.txt"), wnids, names)
-        export_saved_model(model, os.path.join(args.output, "saved_model"), wnids, names)
+        save_run(args.output, model, wnids, names)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print(f"written: {args.output}/model.keras, classes.txt, saved_model/")

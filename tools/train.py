@@ -13,13 +13,13 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # so that configs can import each other (`from configs import paper`)
 
+import configs  # noqa: E402  (installed with the package: configs import each other)
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(ROOT, "configs", "demo.py"),
+_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(
+                                              os.path.dirname(configs.__file__), "demo.py"),
                                           "a configs/*.py file", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "where checkpoints, logs and models go",
                                required=True)

@@ -1,0 +1,125 @@
+"""The trained classifier: one Keras model holding the paper's preprocessing and network.
+
+`Classifier` maps uint8 256x256 images (what the input pipeline delivers, Sec. 2) to
+float32 logits: `preprocess` (`PaperAugmentation`: mean subtraction; while training,
+PCA lighting noise, random 224 crops and flips, Sec. 4.1) then `net` (`alexnet`). It is
+what training fits, what `model.keras` holds, and what evaluation, features, export and
+the Caffe import use, through these paths rather than by looking layers up by name:
+
+* `model(images, training=True)`: the training path (random crop, flip, lighting);
+* `model.probabilities(images)`: the softmax of the centre crop;
+* `model.probabilities(images, ten_crop=True)`: the average softmax over the paper's 10
+  crops (four corners, centre, and their mirror images; Sec. 4.1);
+* `model.features(images, "fc7")`: a layer's activations for the centre crop (Sec. 6.1).
+
+The logits are float32 whatever the precision of `net` (losses, softmax and top-k need
+it).
+"""
+import keras
+import tensorflow as tf
+
+# The layers a saved Classifier is made of, registered with Keras where they are
+# defined: imported here so that `load` can deserialize them whatever else is imported.
+from alexnet_tf import layers  # noqa: F401
+from alexnet_tf.augment import PaperAugmentation, ten_crops
+from alexnet_tf.data import IMAGE_SIZE
+
+
+@keras.saving.register_keras_serializable(package="alexnet_tf")
+class Classifier(keras.Model):
+    """uint8 256x256 images -> `preprocess` -> `net` -> float32 logits.
+
+    Args:
+        net: the network (`alexnet_tf.alexnet(...)`), float images -> logits.
+        preprocess: a `PaperAugmentation` layer whose `crop` is `net`'s input size.
+        **kwargs: `keras.Model` arguments (`name`).
+    """
+
+    def __init__(self, net, preprocess, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(preprocess, PaperAugmentation):
+            raise TypeError(f"Classifier: `preprocess` must be a PaperAugmentation layer, got "
+                            f"{type(preprocess).__name__}")
+        size = net.input_shape[1]
+        if preprocess.crop != size:
+            raise ValueError(f"Classifier: the preprocessing crops {preprocess.crop}x"
+                             f"{preprocess.crop} but the network takes {size}x{size}")
+        self.preprocess = preprocess
+        self.net = net
+        self.build((None, IMAGE_SIZE, IMAGE_SIZE, 3))  # its inputs are always the same
+
+    @property
+    def num_classes(self):
+        return int(self.net.output_shape[-1])
+
+    def build(self, input_shape):
+        if not self.preprocess.built:
+            self.preprocess.build(input_shape)
+        self.built = True
+
+    def call(self, images, training=False):
+        logits = self.net(self.preprocess(images, training=training), training=training)
+        return keras.ops.cast(logits, "float32")
+
+    def probabilities(self, images, ten_crop=False):
+        """Softmax outputs for uint8 256x256 `images`: of the centre crop, or the mean over
+        the paper's 10 crops."""
+        if not ten_crop:
+            return tf.nn.softmax(self(images, training=False))
+        x = self.preprocess.standardize(images)  # mean subtracted, not cropped
+        crop = self.preprocess.crop
+        crops = tf.reshape(ten_crops(x, crop), [-1, crop, crop, 3])
+        probs = tf.nn.softmax(tf.cast(self.net(crops, training=False), tf.float32))
+        return tf.reduce_mean(tf.reshape(probs, [-1, 10, probs.shape[-1]]), axis=1)
+
+    def feature_model(self, layer="fc7"):
+        """A model from uint8 256x256 images to the activations of the network's `layer`
+        (after its activation function) for the centre crop."""
+        inner = keras.Model(self.net.input, self.layer(layer).output)
+        images = keras.Input((None, None, 3), dtype="uint8")
+        return keras.Model(images, inner(self.preprocess(images, training=False)))
+
+    def layer(self, name):
+        """A layer of the network by its paper name: conv1..conv5, fc6..fc8."""
+        return self.net.get_layer(name)
+
+    def conv1_kernels(self):
+        """conv1's kernels, one `[kh, kw, 3, n]` array per tower (tower a first)."""
+        return [k.numpy() for k in self.layer("conv1").kernels]
+
+    def with_precision(self, policy):
+        """A copy of this classifier whose network computes in the Keras dtype `policy`
+        (e.g. "mixed_bfloat16"), with the same weights (kept in float32); `self` if it
+        already does. The preprocessing and the logits stay float32."""
+        if self.layer("conv1").dtype_policy.name == policy:
+            return self
+
+        def clone(layer):
+            return layer.__class__.from_config({**layer.get_config(), "dtype": policy})
+        net = keras.models.clone_model(self.net, clone_function=clone)
+        net.set_weights(self.net.get_weights())
+        preprocess = PaperAugmentation.from_config(self.preprocess.get_config())
+        copy = Classifier(net, preprocess, name=self.name)
+        preprocess.set_weights(self.preprocess.get_weights())
+        return copy
+
+    def get_config(self):
+        return {**super().get_config(),
+                "net": keras.saving.serialize_keras_object(self.net),
+                "preprocess": keras.saving.serialize_keras_object(self.preprocess)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        net = keras.saving.deserialize_keras_object(config.pop("net"))
+        preprocess = keras.saving.deserialize_keras_object(config.pop("preprocess"))
+        return cls(net, preprocess, **config)
+
+
+def load(path):
+    """A `Classifier` from a `.keras` file, in Keras' safe mode."""
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    if not isinstance(model, Classifier):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not an alexnet_tf "
+                         f"Classifier (written by tools/train.py or tools/import_caffe.py)")
+    return model
