@@ -26,11 +26,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-CROP = 224          # Sec. 4.1: random 224x224 patches of the 256x256 images
 LIGHTING_STD = 0.1  # Sec. 4.1: a_i ~ N(0, 0.1)
 
 
-def crop_and_flip(images, top, left, flip, size=CROP):
+def crop_and_flip(images, top, left, flip, size):
     """Per-image crops with optional horizontal flips, as two gathers (no per-image
     loops, so it compiles to a few XLA ops).
 
@@ -61,14 +60,14 @@ def lighting(images, alpha, eigvals, eigvecs):
     return images + shift[:, None, None, :]
 
 
-def center_crop(images, size=CROP):
+def center_crop(images, size):
     """The central `size` x `size` patch of each image."""
     h, w = images.shape[1], images.shape[2]
     top, left = (h - size) // 2, (w - size) // 2
     return images[:, top:top + size, left:left + size, :]
 
 
-def ten_crops(images, size=CROP):
+def ten_crops(images, size):
     """The paper's 10 test patches (Sec. 4.1): the four corner patches and the centre
     patch, then the same five mirrored.
 
@@ -102,7 +101,7 @@ class PaperAugmentation(keras.layers.Layer):
         mean: `[3]` or `[H, W, 3]` array, in 0..255 pixel units.
         eigvals: `[3]` eigenvalues of the RGB pixel covariance.
         eigvecs: `[3, 3]` eigenvectors in columns.
-        crop: crop size (224).
+        crop: crop size: the network's input size (224 for the paper's net).
         lighting_std: standard deviation of `a_i` (0.1); 0 disables lighting noise.
         flip: whether training crops are mirrored with probability 0.5.
         random_crop: whether training crops are random (else central). With
@@ -113,12 +112,15 @@ class PaperAugmentation(keras.layers.Layer):
         mean_shape: used by `from_config` only (the mean itself is a weight).
     """
 
-    def __init__(self, mean=None, eigvals=None, eigvecs=None, crop=CROP,
+    def __init__(self, mean=None, eigvals=None, eigvecs=None, crop=None,
                  lighting_std=LIGHTING_STD, flip=True, random_crop=True, scale=1.0,
                  seed=None, mean_shape=None, **kwargs):
         super().__init__(**kwargs)
         if mean is None and mean_shape is None:
             raise ValueError("PaperAugmentation needs `mean` (see alexnet_tf.stats)")
+        if crop is None:
+            raise ValueError("PaperAugmentation needs `crop`: the network's input size "
+                             "(`alexnet(image_size=...)`, 224 for the paper)")
         self.mean_shape = tuple(np.shape(mean)) if mean is not None else tuple(mean_shape)
         if self.mean_shape not in ((3,),) and (len(self.mean_shape) != 3
                                                or self.mean_shape[-1] != 3):

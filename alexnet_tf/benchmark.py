@@ -150,7 +150,7 @@ def train_benchmark(config, precisions=("float32", "mixed_bfloat16"), xla=(True,
     log(f"auto picks: {auto.precision}, XLA {'on' if auto.jit_compile else 'off'} "
         f"({auto.reason})")
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (batch_size, 256, 256, 3), dtype=np.uint8)
+    x = rng.integers(0, 256, (batch_size, data.IMAGE_SIZE, data.IMAGE_SIZE, 3), dtype=np.uint8)
     y = rng.integers(0, config.model.num_classes, (batch_size,))
     ds = tf.data.Dataset.from_tensors((x, y)).repeat()
     paths = [Path(prec, jit, place) for place in placements for prec in precisions

@@ -142,13 +142,13 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     Example:
 
-    >>> lrn = LocalResponseNormalization()           # the paper's constants
+    >>> lrn = LocalResponseNormalization(size=5, k=2.0, alpha=1e-4, beta=0.75)  # the paper's
     >>> lrn(np.ones((1, 2, 2, 8), "float32")).shape
     TensorShape([1, 2, 2, 8])
     """
 
-    def __init__(self, size=5, k=2.0, alpha=1e-4, beta=0.75, alpha_over_size=False,
-                 towers=1, devices=None, **kwargs):
+    def __init__(self, size, k, alpha, beta, alpha_over_size=False, towers=1, devices=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if int(size) != size or size < 1 or size % 2 == 0:
             raise ValueError(f"LocalResponseNormalization: `size` must be a positive odd "

@@ -13,9 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_tf.build import build
+from alexnet_tf.data import IMAGE_SIZE
 
 KINDS = ("disc", "square", "triangle", "ring", "cross", "stripes", "checkerboard", "dots")
-SIZE = 256
+SIZE = IMAGE_SIZE  # rendered at the stored size, so the builder keeps them as they are
 
 
 def render(kind, rng, size=SIZE):

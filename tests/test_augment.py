@@ -59,8 +59,8 @@ def test_ten_crops_geometry():
 
 def make_layer(seed=0, mean=None, lighting_std=0.1):
     return A.PaperAugmentation(PUBLISHED["mean_rgb"] if mean is None else mean,
-                               PUBLISHED["eigvals"], PUBLISHED["eigvecs"], seed=seed,
-                               lighting_std=lighting_std)
+                               PUBLISHED["eigvals"], PUBLISHED["eigvecs"], crop=224,
+                               seed=seed, lighting_std=lighting_std)
 
 
 def test_inference_is_mean_subtracted_centre_crop():
@@ -133,12 +133,13 @@ def test_same_seed_same_augmentation_three_ways():
 def test_augmentation_layer_harness(tmp_path):
     run_layer_test(A.PaperAugmentation, dict(mean=PUBLISHED["mean_rgb"],
                                              eigvals=PUBLISHED["eigvals"],
-                                             eigvecs=PUBLISHED["eigvecs"], seed=1),
+                                             eigvecs=PUBLISHED["eigvecs"], crop=224, seed=1),
                    images(2), (2, 224, 224, 3), tmp_path)
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(mean=np.zeros(4)), "shape"), (dict(), "needs `mean`"),
+    (dict(mean=np.zeros(4), crop=224), "shape"), (dict(crop=224), "needs `mean`"),
+    (dict(mean=np.zeros(3)), "needs `crop`"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -157,5 +158,6 @@ def test_scale_multiplies_the_output_and_the_lighting():
     x = images(2)
     plain = make_layer(seed=9)(x, training=True).numpy()
     scaled = A.PaperAugmentation(PUBLISHED["mean_rgb"], PUBLISHED["eigvals"],
-                                 PUBLISHED["eigvecs"], seed=9, scale=1 / 64)(x, training=True)
+                                 PUBLISHED["eigvecs"], crop=224, seed=9,
+                                 scale=1 / 64)(x, training=True)
     np.testing.assert_allclose(scaled.numpy(), plain / 64, rtol=1e-5, atol=1e-5)

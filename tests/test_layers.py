@@ -11,6 +11,14 @@ from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
 from layer_harness import run_layer_test
 
 
+PAPER = dict(size=5, k=2.0, alpha=1e-4, beta=0.75)  # Sec. 3.3 (alexnet()'s defaults)
+
+
+def lrn_layer(**kwargs):
+    """A LocalResponseNormalization with the paper's constants, some overridden."""
+    return LocalResponseNormalization(**{**PAPER, **kwargs})
+
+
 def paper_lrn(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
     """The paper's Sec. 3.3 formula, written out map by map in NumPy."""
     big_n = a.shape[-1]
@@ -30,7 +38,7 @@ def activations(shape, seed=0):
 @pytest.mark.parametrize("size", [5, 3])
 def test_lrn_matches_paper_formula(alpha_over_size, size):
     a = activations((2, 3, 3, 16))
-    out = LocalResponseNormalization(size=size, alpha_over_size=alpha_over_size)(a).numpy()
+    out = lrn_layer(size=size, alpha_over_size=alpha_over_size)(a).numpy()
     alpha = 1e-4 / size if alpha_over_size else 1e-4
     want = paper_lrn(a, n=size, alpha=alpha)
     np.testing.assert_allclose(out, want, rtol=1e-5)
@@ -43,7 +51,7 @@ def test_lrn_edge_maps_sum_over_fewer_neighbours():
     a = np.zeros((1, 1, 1, 8), "float32")
     a[..., 0] = 100.0
     a[..., 3] = 100.0
-    b = LocalResponseNormalization()(a).numpy()[0, 0, 0]
+    b = lrn_layer()(a).numpy()[0, 0, 0]
     # Map 0 sees maps 0..2 only (the window is clipped, not wrapped or zero-padded
     # differently): denominator (2 + 1e-4 * 100^2)^0.75 = 3^0.75.
     np.testing.assert_allclose(b[0], 100.0 / 3.0 ** 0.75, rtol=1e-6)
@@ -53,7 +61,7 @@ def test_lrn_edge_maps_sum_over_fewer_neighbours():
 
 def test_lrn_towers_normalize_each_tower_alone():
     a = activations((2, 4, 4, 16), seed=1)
-    out = LocalResponseNormalization(towers=2)(a).numpy()
+    out = lrn_layer(towers=2)(a).numpy()
     want = np.concatenate([paper_lrn(a[..., :8]), paper_lrn(a[..., 8:])], axis=-1)
     np.testing.assert_allclose(out, want, rtol=1e-5)
     # Across the tower boundary (maps 7 and 8) the result differs from one-tower LRN.
@@ -67,7 +75,7 @@ def test_lrn_equals_tf_op_values_and_gradients(towers, size, beta):
     """Our matrix form with its written-out gradient against TF's LRN op and LRNGrad."""
     a = tf.constant(activations((2, 5, 5, 16), seed=2))
     weights = tf.constant(np.random.default_rng(3).normal(size=(2, 5, 5, 16)), tf.float32)
-    layer = LocalResponseNormalization(size=size, beta=beta, towers=towers)
+    layer = lrn_layer(size=size, beta=beta, towers=towers)
 
     def tf_op(x):
         return tf.concat([tf.nn.local_response_normalization(
@@ -90,7 +98,7 @@ def test_lrn_equals_tf_op_values_and_gradients(towers, size, beta):
 
 def test_lrn_keeps_dtype_and_runs_in_bfloat16():
     a = tf.constant(activations((2, 6, 6, 32)), tf.bfloat16)
-    out = LocalResponseNormalization(dtype="mixed_bfloat16")(a)
+    out = lrn_layer(dtype="mixed_bfloat16")(a)
     assert out.dtype == tf.bfloat16
     want = paper_lrn(a.numpy().astype("float32"))
     # bfloat16 keeps 8 significant bits (relative rounding 2^-9 = 0.2 %): the input, the
@@ -102,16 +110,16 @@ def test_lrn_keeps_dtype_and_runs_in_bfloat16():
                                     dict(towers=2, devices=("/CPU:0",))])
 def test_lrn_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="LocalResponseNormalization"):
-        LocalResponseNormalization(**kwargs)
+        lrn_layer(**kwargs)
 
 
 def test_lrn_rejects_channels_that_do_not_split():
     with pytest.raises(ValueError, match="divide evenly into 2 towers"):
-        LocalResponseNormalization(towers=2)(np.ones((1, 2, 2, 5), "float32"))
+        lrn_layer(towers=2)(np.ones((1, 2, 2, 5), "float32"))
 
 
 def test_lrn_layer_harness(tmp_path):
-    run_layer_test(LocalResponseNormalization, dict(towers=2, name="lrn"),
+    run_layer_test(LocalResponseNormalization, dict(**PAPER, towers=2, name="lrn"),
                    activations((2, 5, 5, 16)), (2, 5, 5, 16), tmp_path)
 
 
@@ -177,7 +185,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 tf.debugging.set_log_device_placement(True)  # must precede the runtime's start
 from alexnet_tf.layers import TowerConv2D, LocalResponseNormalization
 conv = TowerConv2D(4, 3, towers=2, devices=("/CPU:0", "/CPU:1"), name="tconv")
-lrn = LocalResponseNormalization(towers=2, devices=("/CPU:1", "/CPU:0"), name="tlrn")
+lrn = LocalResponseNormalization(5, 2.0, 1e-4, 0.75, towers=2, devices=("/CPU:1", "/CPU:0"),
+                                 name="tlrn")
 tf.function(lambda x: lrn(conv(x)))(tf.ones((1, 5, 5, 4)))
 """
 
