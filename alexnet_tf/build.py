@@ -311,12 +311,21 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
         wnids, names = read_classes(classes)
         unknown = sorted(set(found) - set(wnids))
         if unknown:
+            where = ""
+            if labels is not None:  # name the ground-truth lines that give them
+                with open(labels, encoding="utf-8") as f:
+                    lines = [n for n, line in enumerate(f, 1)
+                             if line.strip() and line.split()[0] in unknown]
+                where = (f" (--labels {labels}, line{'s' if len(lines) > 1 else ''} "
+                         f"{', '.join(map(str, lines[:10]))}{' ...' if len(lines) > 10 else ''})")
             raise ValueError(f"{input}: classes not in --classes {classes}: "
-                             f"{', '.join(unknown[:10])}" + (" ..." if len(unknown) > 10 else ""))
+                             f"{', '.join(unknown[:10])}" + (" ..." if len(unknown) > 10 else "")
+                             + where)
     else:
         wnids, names = found, found
 
-    shards = shards or max(1, round(len(entries) / 1000))
+    if shards is None:
+        shards = max(1, round(len(entries) / 1000))
     if not 1 <= shards <= len(entries):
         raise ValueError(f"--shards {shards} must be between 1 and the number of images "
                          f"({len(entries)})")

@@ -21,6 +21,7 @@ the list. A record whose synset is not in the list is an error.
 """
 import os
 import random
+import sys
 
 import tensorflow as tf
 
@@ -46,6 +47,11 @@ def image_kind(encoded):
         if encoded.startswith(signatures):
             return kind
     return None
+
+
+def _head(path, size=8):
+    with open(path, "rb") as f:
+        return f.read(size)
 
 
 def image_tree(root):
@@ -126,6 +132,50 @@ def decode(encoded):
     image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
+
+
+def error_reason(error):
+    """The readable part of a TF error from an input pipeline or a serving function: the
+    text of an assertion of ours (e.g. "image bytes are empty"), else the first line of
+    TF's message without its graph decoration."""
+    for line in error.message.splitlines():
+        if "assertion failed:" in line:
+            return line.split("assertion failed:", 1)[1].strip().replace("] [", " ").strip("[]")
+    lines = [x.strip() for x in error.message.splitlines() if x.strip()]
+    useful = [x for x in lines if not x.startswith(("Graph execution error", "Detected at",
+                                                    "File ", "[[", "{{", "<stack traces"))]
+    return (useful or lines or ["unknown error"])[0].split("}}")[-1].strip()
+
+
+def checked(dataset, source):
+    """Iterates `dataset`, turning TF's error for a bad record or file (a class not in the
+    class list, bytes that do not decode) into one `ValueError` naming `source` and the
+    reason, instead of a TF traceback."""
+    iterator = iter(dataset)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+            raise ValueError(f"{source}: {error_reason(e)}") from None
+        yield batch
+
+
+def read_path(path, classes, batch_size, skip_bad=False):
+    """One pass over the images at `path`, for evaluation and features: a
+    `<class>/<image>` folder (`folder_dataset`) or a TFRecord glob (`tfrecord_dataset`),
+    in a fixed order, checked (`checked`). `classes` fixes the class indices (a
+    class-list path or wnids; for a folder, by default its sorted class folders)."""
+    if os.path.isdir(path):
+        ds = folder_dataset(path, batch_size, training=False, classes=classes,
+                            deterministic=True, skip_bad=skip_bad)
+    else:
+        if classes is None:
+            raise ValueError(f"--classes is needed to read {path}: the model has no "
+                             f"classes.txt beside it")
+        ds = tfrecord_dataset(path, classes, batch_size, training=False, deterministic=True)
+    return checked(ds, path)
 
 
 def _options(deterministic, shard_policy="auto"):
@@ -314,12 +364,14 @@ def find_bad_records(pattern, classes=None):
 
 
 def folder_dataset(root, batch_size, training, classes=None, seed=None, deterministic=False,
-                   epoch=None, skip_batches=0, shard_policy="auto"):
+                   epoch=None, skip_batches=0, shard_policy="auto", skip_bad=False):
     """A tf.data pipeline straight from a `root/<class>/<image>` tree (small data).
 
     `classes` (wnids or a class-list path) fixes the class order; by default the sorted
-    folder names. Files are decoded with TF (JPEG, PNG, GIF, BMP); an undecodable file
-    stops the pipeline (build TFRecords to have odd files reported and handled).
+    folder names. Files are decoded with TF (JPEG, PNG, GIF, BMP). A file whose first
+    bytes are not one of those formats is an error naming it, or with `skip_bad` is left
+    out (with a line on stderr); a file that has the right first bytes but does not
+    decode stops the pipeline (build TFRecords to have odd files reported and handled).
     `epoch`, `skip_batches` and `shard_policy` are as in `tfrecord_dataset`. Returns the
     same element structure as `tfrecord_dataset`.
     """
@@ -334,6 +386,17 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
             raise ValueError(f"{root}: class folders not in the class list: {unknown[:5]}")
     files = [f for _, paths in tree for f in paths]
     labels = [wnids.index(name) for name, paths in tree for _ in paths]
+    bad = {f for f in files if image_kind(_head(f)) is None}
+    if bad and not skip_bad:
+        shown = sorted(bad)[:3]
+        raise ValueError(f"{len(bad)} file(s) under {root} are not JPEG, PNG, GIF or BMP "
+                         f"images: {', '.join(shown)}{' ...' if len(bad) > 3 else ''} (remove "
+                         f"them, or skip them: --skip_bad_images)")
+    if bad:
+        print(f"skipping {len(bad)} file(s) under {root} that are not images",
+              file=sys.stderr)
+        labels = [y for f, y in zip(files, labels) if f not in bad]
+        files = [f for f in files if f not in bad]
     if not files:
         raise FileNotFoundError(f"no images found under {root}/<class>/")
     ds = tf.data.Dataset.from_tensor_slices((files, labels))

@@ -97,19 +97,14 @@ def table(result):
 
 
 def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_size=64,
-                   progress=None):
+                   progress=None, skip_bad=False):
     """`evaluate` for models and data given as paths: models as for `load_classifier`,
-    data a TFRecord glob or a `<class>/<image>` folder, `classes` a class-list file
-    (default: the first model's classes.txt)."""
+    data a TFRecord glob or a `<class>/<image>` folder (`data.read_path`; `skip_bad`
+    leaves out its files that are not images), `classes` a class-list file (default:
+    the first model's classes.txt)."""
     models = [load_classifier(m) for m in model_paths]
     classes = classes or next((m.wnids for m in models if m.wnids), None)
-    if os.path.isdir(data_path):
-        ds = data.folder_dataset(data_path, batch_size, training=False, classes=classes)
-        num_classes = len(data.resolve_classes(classes)) if classes else len(
-            data.image_tree(data_path))
-    else:
-        if classes is None:
-            raise ValueError("--classes is needed: the model has no classes.txt beside it")
-        ds = data.tfrecord_dataset(data_path, classes, batch_size, training=False)
-        num_classes = len(data.resolve_classes(classes))
+    ds = data.read_path(data_path, classes, batch_size, skip_bad)
+    num_classes = len(data.resolve_classes(classes)) if classes else len(
+        data.image_tree(data_path))
     return evaluate(models, ds, num_classes, ten_crop, progress)

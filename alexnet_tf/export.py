@@ -31,7 +31,7 @@ import keras
 import tensorflow as tf
 
 from alexnet_tf import classifier, data
-from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, resize_and_crop
+from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, error_reason, resize_and_crop
 from alexnet_tf.distribute import compute_path
 
 MODEL, CLASSES, SAVED_MODEL = "model.keras", "classes.txt", "saved_model"
@@ -50,18 +50,6 @@ def _decode_checked(encoded):
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return resize_and_crop(image, IMAGE_SIZE)
-
-
-def error_reason(error):
-    """The readable part of a serving error: our assertion's text (e.g. "image bytes are
-    empty"), else the decoder's message."""
-    for line in error.message.splitlines():
-        if "assertion failed:" in line:
-            return line.split("assertion failed:", 1)[1].strip().replace("] [", " ").strip("[]")
-    lines = [x.strip() for x in error.message.splitlines() if x.strip()]
-    useful = [x for x in lines if not x.startswith(("Graph execution error", "Detected at",
-                                                    "File ", "[[", "{{", "<stack traces"))]
-    return (useful or lines or ["unknown error"])[0].split("}}")[-1].strip()
 
 
 def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision="auto"):

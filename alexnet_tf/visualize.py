@@ -9,12 +9,16 @@ import tensorflow as tf
 from alexnet_tf import data, features
 
 
-def conv1_grid(model, per_row=16, gap=1):
-    """The conv1 kernels of a `Classifier` as one uint8 RGB image, tower by tower: with two towers, tower a's
-    48 kernels in the top three rows and tower b's 48 below (as in Fig. 3). Each kernel is
-    contrast-stretched to 0..255 on its own; towers are separated by a wider gap."""
+def conv1_grid(model, per_row=16, gap=1, zoom=1):
+    """The conv1 kernels of a `Classifier` as one uint8 RGB image, tower by tower: with two
+    towers, tower a's 48 kernels in the top three rows and tower b's 48 below (as in
+    Fig. 3), `per_row` per row (fewer if a tower has fewer). Each kernel is
+    contrast-stretched to 0..255 on its own; towers are separated by a wider gap. Each
+    pixel is repeated `zoom` x `zoom` times (nearest neighbour: 11x11 kernels are hard to
+    see at their own size)."""
     towers = model.conv1_kernels()  # each [kh, kw, 3, n]
     kh, kw = towers[0].shape[:2]
+    per_row = min(per_row, max(k.shape[-1] for k in towers))
     blocks = []
     for kernels in towers:
         n = kernels.shape[-1]
@@ -31,13 +35,17 @@ def conv1_grid(model, per_row=16, gap=1):
     out = [blocks[0]]
     for block in blocks[1:]:
         out += [separator, block]
-    return np.concatenate(out, axis=0)
+    return _zoom(np.concatenate(out, axis=0), zoom)
+
+
+def _zoom(array, zoom):
+    """Each pixel of an HxWxC array repeated `zoom` x `zoom` times."""
+    return np.repeat(np.repeat(array, zoom, axis=0), zoom, axis=1)
 
 
 def save_png(array, path, zoom=1):
     """Writes a uint8 HxWx3 array as PNG, each pixel repeated `zoom` x `zoom` times."""
-    big = np.repeat(np.repeat(array, zoom, axis=0), zoom, axis=1)
-    tf.io.write_file(str(path), tf.io.encode_png(big))
+    tf.io.write_file(str(path), tf.io.encode_png(_zoom(array, zoom)))
 
 
 def plot_predictions(images, probabilities, labels, names, path, columns=4):
@@ -94,33 +102,34 @@ def plot_neighbours(queries, neighbours, path):
 
 
 def make_figures(run, data_pattern, classes, output_dir, train_pattern=None, num=8,
-                 neighbours=6, batch_size=64, log=print):
+                 neighbours=6, batch_size=64, log=print, skip_bad=False):
     """Writes the paper's figures for a trained model to `output_dir`:
     `conv1_kernels.png` (Fig. 3), `predictions.png` (Fig. 4 left: the first `num` images of
     `data_pattern` with their top-5), and, given `train_pattern`, `neighbours.png` (Fig. 4
-    right: those images and the `neighbours` training images nearest in fc7 space)."""
+    right: those images and the `neighbours` training images nearest in fc7 space). Both
+    paths are TFRecord globs or `<class>/<image>` folders (`data.read_path`; `skip_bad`
+    leaves out a folder's files that are not images)."""
     os.makedirs(output_dir, exist_ok=True)
     model, names = run.model, run.names
     if names is None:
         names = data.read_classes(classes)[1] if isinstance(classes, (str, os.PathLike)) \
             else list(classes)
     save_png(conv1_grid(model), os.path.join(output_dir, "conv1_kernels.png"), zoom=4)
-    images, labels = next(iter(data.tfrecord_dataset(data_pattern, classes, num,
-                                                      training=False, deterministic=True)))
+    images, labels = next(data.read_path(data_pattern, classes, num, skip_bad))
     probs = model.probabilities(images).numpy()
     plot_predictions(images.numpy(), probs, labels.numpy(), names,
                      os.path.join(output_dir, "predictions.png"))
     written = ["conv1_kernels.png", "predictions.png"]
     if train_pattern:
         log(f"extracting fc7 features of {train_pattern} ...")
-        train = data.tfrecord_dataset(train_pattern, classes, batch_size, training=False,
-                                      deterministic=True)
-        db, _ = features.extract(model, train)
+        def train():
+            return data.read_path(train_pattern, classes, batch_size, skip_bad)
+        db, _ = features.extract(model, train())
         queries, _ = features.extract(model, [(images, labels)])
         index, _ = features.nearest(db, queries, neighbours)
         wanted = set(index.ravel().tolist())
         found, position = {}, 0
-        for batch, _ in train:  # fetch the neighbour images by their position
+        for batch, _ in train():  # fetch the neighbour images by their position
             for j in range(len(batch)):
                 if position + j in wanted:
                     found[position + j] = batch[j].numpy()

@@ -38,6 +38,12 @@ def main():
     p.add_argument("--workers", type=int, help="shards written in parallel (default: CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args()
+    if args.shards is not None and args.shards < 1:
+        sys.exit(f"error: --shards {args.shards} must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        sys.exit(f"error: --workers {args.workers} must be at least 1")
+    if not 1 <= args.quality <= 100:
+        sys.exit(f"error: --quality {args.quality} must be between 1 and 100")
 
     from alexnet_tf.build import build, summarize
     try:

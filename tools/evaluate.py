@@ -26,6 +26,8 @@ def main():
     p.add_argument("--ten_crop", action="store_true", help="average over the 10 crops")
     p.add_argument("--batch_size", type=int, default=64)
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--skip_bad_images", action="store_true",
+                   help="leave out files of an image folder that are not images")
     args = p.parse_args()
 
     from tqdm import tqdm
@@ -34,7 +36,8 @@ def main():
     try:
         with tqdm(unit=" images", desc="evaluating") as bar:
             result = evaluate_paths(args.model, args.data, args.classes, args.ten_crop,
-                                    args.batch_size, lambda n: bar.update(n - bar.n))
+                                    args.batch_size, lambda n: bar.update(n - bar.n),
+                                    args.skip_bad_images)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print(table(result))

@@ -16,13 +16,17 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="training workdir or .keras file")
-    p.add_argument("--data", required=True, help="TFRecord glob")
-    p.add_argument("--query", help="TFRecord glob of query images")
+    p.add_argument("--data", required=True, help="TFRecord glob or <class>/<image> folder")
+    p.add_argument("--query", help="TFRecord glob or folder of query images")
     p.add_argument("--k", type=int, default=6)
     p.add_argument("--classes", help="class list (default: the model's classes.txt)")
     p.add_argument("--layer", default="fc7")
+    p.add_argument("--skip_bad_images", action="store_true",
+                   help="leave out files of an image folder that are not images")
     p.add_argument("--output", required=True, help=".npz file to write")
     args = p.parse_args()
+    if args.k < 1:
+        sys.exit(f"error: --k {args.k} must be at least 1")
 
     import numpy as np
 
@@ -35,8 +39,7 @@ def main():
         classes = args.classes or run.wnids
         if classes is None:
             sys.exit("error: --classes is needed: the model has no classes.txt beside it")
-        read = lambda pattern: data.tfrecord_dataset(  # noqa: E731
-            pattern, classes, 64, training=False, deterministic=True)
+        read = lambda path: data.read_path(path, classes, 64, args.skip_bad_images)  # noqa: E731
         with tqdm(unit=" images", desc="features") as bar:
             feats, labels = features.extract(run.model, read(args.data), args.layer,
                                              lambda n: bar.update(n - bar.n))

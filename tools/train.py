@@ -9,18 +9,21 @@ r"""Trains AlexNet with a config from configs/ (default: configs/demo.py, which 
 Any config field can be overridden with --config.FIELD=VALUE. Re-running the same command
 resumes from the workdir's latest checkpoint. TensorBoard: tensorboard --logdir WORKDIR/logs
 """
+import difflib
+import importlib.util
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import configs  # noqa: E402  (installed with the package: configs import each other)
+import ml_collections  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(
-                                              os.path.dirname(configs.__file__), "demo.py"),
-                                          "a configs/*.py file", lock_config=True)
+DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
+_CONFIG = config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "a configs/*.py file",
+                                          lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "where checkpoints, logs and models go",
                                required=True)
 
@@ -46,5 +49,50 @@ def main(argv):
           f"{os.path.join(_WORKDIR.value, 'saved_model')}")
 
 
+def _fields(config, prefix=""):
+    for key, value in config.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            yield from _fields(value, f"{prefix}{key}.")
+        else:
+            yield prefix + key
+
+
+def _check_config_flags(argv):
+    """One clear line, instead of a traceback, for a --config file that is not there or a
+    --config.FIELD that the config does not have (with the nearest field names)."""
+    path, overrides = DEFAULT_CONFIG, []
+    for i, arg in enumerate(argv[1:], 1):
+        if arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+        elif arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config."):
+            overrides.append(arg[len("--config."):].split("=", 1)[0])
+    if not os.path.isfile(path):
+        sys.exit(f"error: --config {path}: no such file (the configs are in "
+                 f"{os.path.dirname(DEFAULT_CONFIG)})")
+    spec = importlib.util.spec_from_file_location("config_to_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        sys.exit(f"error: --config {path}: has no get_config() function")
+    fields = sorted(_fields(module.get_config()))
+    groups = {f.rsplit(".", 1)[0] for f in fields if "." in f}
+    for name in overrides:
+        if name not in fields and name not in groups:
+            near = difflib.get_close_matches(name, fields, n=3, cutoff=0.5)
+            sys.exit(f"error: --config.{name}: no such config field"
+                     + (f"; did you mean {', '.join('--config.' + n for n in near)}?" if near
+                        else f"; the fields are: {', '.join(fields)}"))
+
+
+def _parse(argv):
+    _check_config_flags(argv)
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:  # a bad value: absl names the flag
+        sys.exit(f"error: {e}")
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse)

@@ -1,0 +1,388 @@
+"""The report of a study (`alexnet_tf.study`), made from its run folders only:
+
+    WORKDIR/REPORT.md     per variant, a table of its runs (wall time, final and best
+                          validation top-1/top-5 error, epochs to the training-error threshold
+                          of Fig. 1); each variant's difference to the baseline with a 95 %
+                          interval and a verdict against the paper; with `evaluate=True`,
+                          the centre and 10-crop errors of every finished model
+    WORKDIR/curves.png    training and validation top-1 error per epoch: mean over seeds,
+                          min-max band, one line per variant
+
+Differences are in the final validation top-1 error, variant minus baseline, with Welch's
+t-interval over seeds (unequal variances, not paired by seed: the same seed gives two
+architectures different initial weights, so runs of one seed share only their data order).
+The t quantile is computed here (incomplete beta function) since scipy is not a dependency.
+"""
+import math
+import os
+import statistics
+from collections import namedtuple
+
+import numpy as np
+
+from alexnet_tf import study as S
+
+Difference = namedtuple("Difference", "difference low high df")
+SAME, OPPOSITE, INCONCLUSIVE = ("same direction as the paper", "opposite",
+                                "inconclusive (interval spans 0)")
+
+
+# ---------------------------------------------------------------------------- statistics
+
+def _betainc(a, b, x):
+    """The regularized incomplete beta function I_x(a, b), by its continued fraction
+    (Lentz's method, as Numerical Recipes' betacf)."""
+    if x <= 0 or x >= 1:
+        return float(x >= 1)
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
+        return 1 - _betainc(b, a, 1 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 10_000):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1) < 1e-15:
+            break
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
+                 + b * math.log1p(-x))
+    return math.exp(log_front) * fraction / a
+
+
+def t_cdf(t, df):
+    """P(T <= t) for Student's t with `df` degrees of freedom (any real df > 0)."""
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t > 0 else tail
+
+
+def t_quantile(p, df):
+    """The t with P(T <= t) = p, by bisection on `t_cdf` (to about 1e-12)."""
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        low, high = high, 2 * high
+    while high - low > 1e-12 * high:
+        middle = (low + high) / 2
+        low, high = (middle, high) if t_cdf(middle, df) < p else (low, middle)
+    return (low + high) / 2
+
+
+def welch_interval(a, b, level=0.95):
+    """mean(a) - mean(b) and its Welch t-interval: `Difference(difference, low, high, df)`,
+    df from the Welch-Satterthwaite formula. With no spread in either sample the interval
+    is the difference itself and df is None. Needs 2 values or more in each."""
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("a t-interval needs 2 values or more on each side")
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    difference = statistics.fmean(a) - statistics.fmean(b)
+    if va + vb == 0:
+        return Difference(difference, difference, difference, None)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = t_quantile(0.5 + level / 2, df) * math.sqrt(va + vb)
+    return Difference(difference, difference - half, difference + half, df)
+
+
+def verdict(low, high, paper_top1):
+    """The interval [low, high] of a difference against the paper's difference (its sign)."""
+    if low <= 0 <= high:
+        return INCONCLUSIVE
+    if not paper_top1:
+        return "no paper direction to compare with"
+    return SAME if (low > 0) == (paper_top1 > 0) else OPPOSITE
+
+
+def first_crossing(xs, ys, threshold):
+    """The first x where the curve (xs, ys) comes down to `threshold`, linearly
+    interpolated between the point before and the first point at or below it; None if no
+    point is. A curve that starts at or below it gives its first x (nothing is known
+    before it)."""
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        if y <= threshold:
+            if i == 0:
+                return x
+            x0, y0 = xs[i - 1], ys[i - 1]
+            return x0 + (y0 - threshold) / (y0 - y) * (x - x0)
+    return None
+
+
+def epochs_to_error(history, threshold, key="top1_error"):
+    """Epochs of training until the training error `key` first reaches `threshold` (the
+    paper's Fig. 1: 25 % training error), from a run's history.json (the metric of epoch
+    e is taken after e + 1 epochs); None if it never does. Times steps per epoch gives
+    steps."""
+    return first_crossing([h["epoch"] + 1 for h in history], [h[key] for h in history],
+                          threshold)
+
+
+# ---------------------------------------------------------------------------- runs
+
+def _run_summary(directory, threshold):
+    """One finished run's numbers for the report."""
+    h = S.history(directory)
+    row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
+           "epochs_to_threshold": epochs_to_error(h, threshold)}
+    for k in (1, 5):
+        values = [e[f"val_top{k}_error"] for e in h if f"val_top{k}_error" in e]
+        row[f"final_val_top{k}"] = values[-1] if values else None
+        row[f"best_val_top{k}"] = min(values) if values else None
+    return row
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def curve_band(histories, key):
+    """Mean, minimum and maximum over runs of metric `key` per epoch (the epochs all runs
+    have), with the epoch numbers (1 = after the first epoch)."""
+    n = min(len(h) for h in histories)
+    values = np.array([[e[key] for e in h[:n]] for h in histories])
+    return np.arange(1, n + 1), values.mean(0), values.min(0), values.max(0)
+
+
+def collect(spec, workdir):
+    """{variant: {"runs": {seed: row}, "histories": [...], "mean": row}} for the finished
+    runs, and the names of the unfinished ones."""
+    results, unfinished = {}, []
+    for variant in spec["variants"]:
+        runs, histories = {}, []
+        for seed in spec["seeds"]:
+            directory = S.run_directory(workdir, variant, seed)
+            if not S.is_finished(directory, spec["epochs"][variant]):
+                unfinished.append(f"{variant}/seed-{seed}")
+                continue
+            runs[seed] = _run_summary(directory, spec["threshold"])
+            histories.append(S.history(directory))
+        mean = {k: _mean([r[k] for r in runs.values()]) for k in
+                next(iter(runs.values()), {})}
+        results[variant] = {"runs": runs, "histories": histories, "mean": mean}
+    return results, unfinished
+
+
+def differences(spec, results):
+    """{variant: {"difference", "low", "high", "df", "n", "paper", "verdict"}} of each
+    variant's final validation top-1 error minus the baseline's (None without baseline)."""
+    if spec["baseline"] is None:
+        return None
+    base = [r["final_val_top1"] for r in results[spec["baseline"]]["runs"].values()]
+    out = {}
+    for variant, result in results.items():
+        if variant == spec["baseline"]:
+            continue
+        finals = [r["final_val_top1"] for r in result["runs"].values()]
+        paper = spec["paper_effects"].get(variant, {}).get("top1")
+        row = {"n": (len(finals), len(base)), "paper": paper}
+        if len(finals) < 2 or len(base) < 2:
+            row.update(difference=None, low=None, high=None, df=None,
+                       verdict="too few finished seeds (2 per variant needed)")
+        else:
+            d = welch_interval(finals, base)
+            row.update(d._asdict(), verdict=verdict(d.low, d.high, paper))
+        out[variant] = row
+    return out
+
+
+def evaluate_run(directory, data_path):
+    """Centre and 10-crop top-1/top-5 error of a finished run's model.keras on `data_path`,
+    kept in the run's evaluation.json until the model or the data path changes."""
+    model = os.path.join(directory, "model.keras")
+    key = {"model_mtime_ns": os.stat(model).st_mtime_ns, "data": data_path}
+    path = os.path.join(directory, "evaluation.json")
+    cached = S.read_json(path)
+    if cached and cached["key"] == key:
+        return cached["results"]
+    from alexnet_tf.evaluate import evaluate_paths  # TensorFlow: only when evaluating
+    results = {}
+    for crops, ten_crop in (("centre", False), ("10-crop", True)):
+        result = evaluate_paths([model], data_path, ten_crop=ten_crop)
+        # top5_error, or top<k>_error with fewer than 5 classes
+        results[crops] = {k: float(v) for k, v in result.items() if k.startswith("top")}
+    S.write_json(path, {"key": key, "results": results})
+    return results
+
+
+def validation_data(spec, directory):
+    """What `--evaluate` reads for a run: the study's `validation_data`, else the run's
+    own validation data (from its config.json)."""
+    if spec.get("validation_data"):
+        return spec["validation_data"]
+    data = S.read_json(os.path.join(directory, "config.json"))["data"]
+    if data["source"] in ("generated", "images"):  # built into the run's folder
+        return os.path.join(directory, "data", "validation-*")
+    if data["source"] in ("tfrecord", "folder"):
+        return data["validation"]
+    raise S.StudyError(f"{directory}: --evaluate needs the study's validation_data for "
+                       f"{data['source']!r} data")
+
+
+# ---------------------------------------------------------------------------- report
+
+def _pct(x):
+    return "–" if x is None else f"{100 * x:.2f} %"
+
+
+def _pp(x):
+    return "–" if x is None else f"{100 * x:+.2f} pp"
+
+
+def _time(seconds):
+    return "–" if seconds is None else S.duration(seconds)
+
+
+def curves_figure(spec, results, path):
+    """curves.png: training and validation top-1 error per epoch, mean over seeds with a
+    min-max band, one line per variant; the threshold of Fig. 1 dashed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, key, title in zip(axes, ("top1_error", "val_top1_error"),
+                              ("training top-1 error", "validation top-1 error")):
+        for variant, result in results.items():
+            if not result["histories"]:
+                continue
+            epochs, mean, low, high = curve_band(result["histories"], key)
+            line, = ax.plot(epochs, mean, marker="o" if len(epochs) < 20 else None,
+                            label=f"{variant} ({len(result['histories'])} seeds)")
+            ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2)
+        ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0].axhline(spec["threshold"], color="gray", linestyle="--", linewidth=1,
+                    label=f"{100 * spec['threshold']:g} % (Fig. 1)")
+    axes[0].legend()
+    axes[0].set_ylabel("top-1 error (mean over seeds, band: min-max)")
+    if any(result["histories"] for result in results.values()):
+        axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _variant_table(variant, result, spec, top5):
+    overrides = {**spec["overrides"], **spec["variants"][variant]}
+    lines = [f"### {variant}", "",
+             "Overrides: " + (", ".join(f"`{k}={v!r}`" for k, v in overrides.items())
+                              or "none") + ".", ""]
+    effect = spec["paper_effects"].get(variant)
+    if effect:
+        text = f" ({effect['text']})" if effect.get("text") else ""
+        lines += [f"Paper: {_pp(effect['top1'])} top-1 error against the baseline{text}.", ""]
+    if not result["runs"]:
+        return lines + ["No finished run yet.", ""]
+    threshold = f"epochs to {100 * spec['threshold']:g} % training top-1"
+    head = ["seed", "epochs", "wall time", "final val top-1", "best val top-1"]
+    head += ["final val top-5", "best val top-5"] * top5 + [threshold]
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    reached = [r["epochs_to_threshold"] for r in result["runs"].values()
+               if r["epochs_to_threshold"] is not None]
+    rows = [(str(seed), r) for seed, r in result["runs"].items()] + [("mean", result["mean"])]
+    for name, r in rows:
+        cells = [name, f"{r['epochs']:g}", _time(r["seconds"]), _pct(r["final_val_top1"]),
+                 _pct(r["best_val_top1"])]
+        cells += [_pct(r["final_val_top5"]), _pct(r["best_val_top5"])] * top5
+        if name == "mean":
+            cells.append(f"{r['epochs_to_threshold']:.2f} ({len(reached)} of "
+                         f"{len(result['runs'])} reached)" if reached else "not reached")
+        else:
+            t = r["epochs_to_threshold"]
+            cells.append("not reached" if t is None else f"{t:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _differences_table(spec, diffs):
+    if diffs is None:
+        return ["No variant is named as the baseline in the study: no differences.", ""]
+    lines = [f"Final validation top-1 error, variant minus `{spec['baseline']}`, mean over "
+             f"seeds, with a 95 % Welch t-interval (unequal variances, not paired by seed). "
+             f"The verdict compares the interval with the sign of the paper's difference.",
+             "", "| variant | seeds (variant, baseline) | difference | 95 % interval | df "
+             "| paper | verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for variant, d in diffs.items():
+        effect = spec["paper_effects"].get(variant)
+        paper = "–" if not effect else (_pp(effect["top1"]) + (
+            f" ({effect['text']})" if effect.get("text") else ""))
+        interval = "–" if d["low"] is None else f"[{_pp(d['low'])}, {_pp(d['high'])}]"
+        df = "–" if d["df"] is None else f"{d['df']:.1f}"
+        lines.append(f"| {variant} | {d['n'][0]}, {d['n'][1]} | {_pp(d['difference'])} | "
+                     f"{interval} | {df} | {paper} | {d['verdict']} |")
+    return lines + [""]
+
+
+def _evaluation_table(evaluation):
+    first = next(r for runs in evaluation.values() for r in runs.values())
+    k = next(k for k in first["centre"] if k != "top1_error")  # top5, or top<k> below 5 classes
+    top_k = k.replace("_error", "").replace("top", "top-")
+    lines = ["Each finished run's model.keras on its validation data; mean over seeds.", "",
+             f"| variant | seeds | centre top-1 | centre {top_k} | 10-crop top-1 | "
+             f"10-crop {top_k} |", "| --- | --- | --- | --- | --- | --- |"]
+    for variant, runs in evaluation.items():
+        cells = [_pct(_mean([r[crops][key] for r in runs.values()]))
+                 for crops in ("centre", "10-crop") for key in ("top1_error", k)]
+        lines.append(f"| {variant} | {len(runs)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def write_report(workdir, study_file=None, evaluate=False, log=print):
+    """Writes WORKDIR/REPORT.md and curves.png from the study's run folders, with the study
+    of WORKDIR/study.json, or of `study_file` (checked to match the runs; its paper numbers,
+    threshold and seeds are used). With `evaluate`, also the centre and 10-crop errors of
+    every finished run (`evaluate_run`). Returns the numbers: {"results", "differences",
+    "evaluation", "unfinished"}."""
+    saved = S.read_json(os.path.join(workdir, "study.json")) if os.path.isdir(workdir) else None
+    if saved is None:
+        raise S.StudyError(f"--workdir {workdir} has no study.json: not a study folder")
+    spec = saved
+    if study_file:
+        spec = S.load_study(study_file)
+        S.check_runs(S.plan(spec, workdir))
+    results, unfinished = collect(spec, workdir)
+    diffs = differences(spec, results)
+    evaluation = None
+    if evaluate:
+        evaluation = {}
+        for variant, result in results.items():
+            for seed in result["runs"]:
+                directory = S.run_directory(workdir, variant, seed)
+                log(f"evaluating {variant}/seed-{seed} ...")
+                evaluation.setdefault(variant, {})[seed] = evaluate_run(
+                    directory, validation_data(spec, directory))
+
+    curves_figure(spec, results, os.path.join(workdir, "curves.png"))
+    top5 = any(r["final_val_top5"] is not None for res in results.values()
+               for r in res["runs"].values())
+    finished = sum(len(r["runs"]) for r in results.values())
+    total = len(spec["variants"]) * len(spec["seeds"])
+    lines = [f"# Study {os.path.basename(spec['study'])}", ""]
+    if spec["description"]:
+        lines += [spec["description"], ""]
+    lines += [f"Base config `{spec['base']}`, overrides for every variant: "
+              + (", ".join(f"`{k}={v!r}`" for k, v in spec["overrides"].items()) or "none")
+              + f"; seeds {spec['seeds']}. {finished} of {total} runs finished"
+              + (f" (not finished: {', '.join(unfinished)})" if unfinished else "") + ".", "",
+              f"Written by `python tools/study.py --workdir {workdir} --report` from the run "
+              f"folders; re-run it rather than editing this file.", "",
+              "## Learning curves", "", "![learning curves](curves.png)", "",
+              "Top-1 error per epoch, mean over seeds, band from the lowest to the highest "
+              "seed; training error is the running average over each epoch, with "
+              "augmentation and dropout on (as in the paper's Fig. 1, whose threshold is the "
+              "dashed line).", "",
+              "## Runs", ""]
+    for variant, result in results.items():
+        lines += _variant_table(variant, result, spec, top5)
+    lines += ["## Differences to the baseline", ""] + _differences_table(spec, diffs)
+    if evaluation:
+        lines += ["## Centre and 10-crop evaluation", ""] + _evaluation_table(evaluation)
+    S.write_text(os.path.join(workdir, "REPORT.md"), "\n".join(lines) + "\n")
+    return {"results": results, "differences": diffs, "evaluation": evaluation,
+            "unfinished": unfinished}

@@ -1,0 +1,502 @@
+"""Studies: one training config run as several variants, each with several seeds.
+
+A study is a Python file (`configs/studies/*.py`) whose `get_study()` returns a dict (or an
+ml_collections ConfigDict) with these fields:
+
+    base            the config: a file relative to configs/ ("imagenette.py"), or a
+                    module's `get_config` function (the runs are given that module's file)
+    variants        {name: {dotted config field: value}}, e.g. {"no_lrn": {"model.lrn": False}};
+                    nested dicts ({"model": {"lrn": False}}) mean the same
+    seeds           [0, 1, 2]: every variant is trained once per seed (config field `seed`)
+    overrides       optional, {dotted field: value} for every variant (a variant's own win)
+    baseline        optional, the variant the others are compared with (default "baseline")
+    paper_effects   optional, {variant: {"top1": 0.014, "text": "..."}}: the paper's change of
+                    the final top-1 error, variant minus baseline, as a fraction
+    threshold       optional, the training top-1 error of "epochs to reach it" (Fig. 1: 0.25)
+    validation_data optional, what `--evaluate` reads (default: each run's validation data)
+    description     optional, one line for the report
+
+`run_study(study_file, workdir)` trains every (variant, seed) as an ordinary training workdir
+`WORKDIR/<variant>/seed-<n>/`, each in its own `tools/train.py` process, given the overrides as
+`--config.FIELD=VALUE` flags: `train()` sets process-wide Keras state (precision policy,
+random seeds, op determinism), so a fresh process per run keeps runs independent, a crash
+stays in its run, and every run can be repeated by hand with the command recorded in its
+`study_run.json`. Runs go seed by seed (every variant's seed 0, then seed 1, ...), so a study
+stopped early already compares all variants.
+
+The study can be stopped at any moment (Ctrl-C, kill, even kill -9) and the same command
+continues it: finished runs are skipped, an interrupted run is resumed by running its train
+command again (`train()` resumes from its checkpoints). Seeds and variants can be added to the
+study file later; changing the overrides of a run that has started is refused.
+
+The study folder:
+
+    WORKDIR/study.json                   the resolved study (what the runs were made from)
+    WORKDIR/<variant>/seed-<n>/          a training workdir (`alexnet_tf.train`), plus:
+        study_run.json                   its base, overrides, train command and attempts
+                                         (start, wall seconds, exit code)
+        train.log                        the train command's output
+    WORKDIR/REPORT.md, *.png             `alexnet_tf.report.write_report`
+"""
+import ctypes
+import dataclasses
+import datetime
+import functools
+import importlib.util
+import inspect
+import json
+import numbers
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import configs
+import ml_collections
+
+CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
+# The runs go through the training tool, which is in the repository beside the package.
+TRAIN_TOOL = os.path.join(os.path.dirname(CONFIGS), "tools", "train.py")
+STUDY_FIELDS = ("base", "variants", "seeds", "overrides", "baseline", "paper_effects",
+                "threshold", "validation_data", "description")
+RECORD_EVERY = 10  # seconds: how much wall time a kill -9 can lose from a run's record
+
+
+class StudyError(ValueError):
+    """A bad study file or study folder; the message is one line for the user."""
+
+
+# ---------------------------------------------------------------------------- the study
+
+def _load_module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a user's Python file: report it in one line
+        raise StudyError(f"{path}: {type(e).__name__}: {e}") from None
+    return module
+
+
+def _flatten(overrides, prefix=""):
+    """{"model": {"lrn": False}} or {"model.lrn": False} -> {"model.lrn": False}."""
+    if isinstance(overrides, ml_collections.ConfigDict):
+        overrides = overrides.to_dict()
+    flat = {}
+    for key, value in overrides.items():
+        if isinstance(value, (dict, ml_collections.ConfigDict)):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def set_field(config, key, value, where):
+    """Sets the dotted field `key` of `config`, type-checked by ConfigDict (which turns a
+    list into a tuple for a tuple field). `where` names the variant in the error."""
+    *parents, leaf = key.split(".")
+    node = config
+    for part in parents:
+        node = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
+    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+        raise StudyError(f"{where}: unknown config field {key!r}")
+    if isinstance(node[leaf], ml_collections.ConfigDict):
+        raise StudyError(f"{where}: {key!r} is a group of fields: set them one by one")
+    try:
+        node[leaf] = value
+    except (TypeError, ValueError) as e:
+        raise StudyError(f"{where}: {key}={value!r}: {e}") from None
+
+
+def _jsonable(value):
+    """The value as JSON gives it back (tuples become lists), for study.json and comparing."""
+    return json.loads(json.dumps(value))
+
+
+def base_config(base):
+    """The ConfigDict of a study's `base` (a path relative to configs/, or absolute)."""
+    path = os.path.join(CONFIGS, base)
+    if not os.path.isfile(path):
+        raise StudyError(f"base config {path} not found")
+    return _load_module(path, "study_base_config").get_config()
+
+
+def _base_name(base, study_file):
+    """The study's `base` as a path relative to configs/ (absolute if outside it)."""
+    if callable(base):
+        # tools/train.py runs get_config() of a file: the function must be one.
+        if getattr(base, "__name__", None) != "get_config":
+            raise StudyError(f"{study_file}: base must be a configs/ file name or a module's "
+                             f"get_config function, got {base!r}")
+        path = os.path.abspath(inspect.getsourcefile(base))
+    elif isinstance(base, str):
+        path = os.path.join(CONFIGS, base)
+    else:
+        raise StudyError(f"{study_file}: base must be a configs/ file name or a get_config "
+                         f"function, got {base!r}")
+    relative = os.path.relpath(path, CONFIGS)
+    return path if relative.startswith("..") else relative
+
+
+def load_study(study_file):
+    """The study of `study_file`, checked and resolved into a plain JSON-able dict: the
+    fields of the module docstring with defaults filled in, overrides as flat
+    {dotted field: value}, and `epochs` (each variant's config.epochs).
+    Raises `StudyError` naming what is wrong."""
+    if not os.path.isfile(study_file):
+        raise StudyError(f"study file {study_file} not found")
+    module = _load_module(study_file, "study_" + re.sub(r"\W", "_", study_file))
+    if not hasattr(module, "get_study"):
+        raise StudyError(f"{study_file} has no get_study() function")
+    raw = module.get_study()
+    raw = raw.to_dict() if isinstance(raw, ml_collections.ConfigDict) else dict(raw)
+    unknown = sorted(set(raw) - set(STUDY_FIELDS))
+    if unknown:
+        raise StudyError(f"{study_file}: unknown study field(s) {', '.join(unknown)} (known: "
+                         f"{', '.join(STUDY_FIELDS)})")
+    for field in ("base", "variants", "seeds"):
+        if not raw.get(field):
+            raise StudyError(f"{study_file}: the study needs {field!r}")
+
+    seeds = list(raw["seeds"])
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds) or \
+            len(set(seeds)) != len(seeds):
+        raise StudyError(f"{study_file}: seeds must be distinct integers, got {seeds}")
+    if not (isinstance(raw["variants"], dict) and isinstance(raw.get("overrides") or {}, dict)
+            and all(isinstance(v, dict) for v in raw["variants"].values())):
+        raise StudyError(f"{study_file}: variants must be {{name: {{field: value}}}} and "
+                         f"overrides {{field: value}}")
+    variants = {name: _flatten(v) for name, v in raw["variants"].items()}
+    common = _flatten(raw.get("overrides") or {})
+    base = _base_name(raw["base"], study_file)
+    epochs = {}
+    for name, overrides in variants.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name) or name.startswith("."):
+            raise StudyError(f"{study_file}: variant name {name!r} is not a plain folder name")
+        for key, value in {**common, **overrides}.items():
+            if key == "seed":
+                raise StudyError(f"variant {name!r}: seeds are set by the study's 'seeds'")
+            _flag(key, value, f"variant {name!r}")  # fails now if it has no flag form
+        config = resolve_config(base, common, overrides, seeds[0], f"variant {name!r}")
+        epochs[name] = int(config.epochs)
+
+    baseline = raw.get("baseline", "baseline" if "baseline" in variants else None)
+    if baseline is not None and baseline not in variants:
+        raise StudyError(f"{study_file}: baseline {baseline!r} is not one of the variants "
+                         f"({', '.join(variants)})")
+    paper = raw.get("paper_effects") or {}
+    for name, effect in paper.items():
+        if name not in variants or not isinstance(effect, dict) or \
+                not isinstance(effect.get("top1"), numbers.Real):
+            raise StudyError(f"{study_file}: paper_effects[{name!r}] must name a variant and "
+                             f"give 'top1' as a number (variant minus baseline)")
+    if not isinstance(raw.get("threshold", 0.25), numbers.Real):
+        raise StudyError(f"{study_file}: threshold must be a number (a training top-1 error)")
+    return _jsonable(dict(
+        study=os.path.abspath(study_file), description=raw.get("description", ""), base=base,
+        overrides=common, variants=variants, seeds=seeds, baseline=baseline,
+        paper_effects=paper, threshold=float(raw.get("threshold", 0.25)),
+        validation_data=raw.get("validation_data"), epochs=epochs))
+
+
+def resolve_config(base, common, overrides, seed, where="the study"):
+    """The base config with the common overrides, then the variant's, then the seed."""
+    config = base_config(base)
+    for key, value in {**common, **overrides}.items():
+        set_field(config, key, value, where)
+    set_field(config, "seed", seed, where)
+    return config
+
+
+def _flag(key, value, where):
+    """`--config.KEY=VALUE` as tools/train.py's ml_collections config_flags parse it:
+    booleans as true/false (absl's boolean parser), tuples as a Python literal (its tuple
+    parser), strings as they are, numbers by repr."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, (tuple, list)):
+        text = repr(tuple(value))
+    elif isinstance(value, numbers.Integral):
+        text = str(int(value))
+    elif isinstance(value, numbers.Real):
+        text = repr(float(value))
+    else:  # None among them: config_flags cannot set a field to None
+        raise StudyError(f"{where}: {key}={value!r} cannot be given on the command line")
+    return f"--config.{key}={text}"
+
+
+# ---------------------------------------------------------------------------- runs
+
+@dataclasses.dataclass
+class Run:
+    """One (variant, seed) of a study: a training workdir, the base config and overrides
+    (common and the variant's, seed apart) it is trained with, and the command that does."""
+    variant: str
+    seed: int
+    directory: str
+    epochs: int
+    base: str
+    overrides: dict
+    command: list
+
+    @property
+    def name(self):
+        return f"{self.variant}/seed-{self.seed}"
+
+
+def run_directory(workdir, variant, seed):
+    return os.path.join(workdir, variant, f"seed-{seed}")
+
+
+def plan(spec, workdir):
+    """The study's runs, seed by seed, each with its tools/train.py command (absolute
+    paths, so that it can be repeated by hand from anywhere)."""
+    workdir = os.path.abspath(workdir)
+    runs = []
+    for seed in spec["seeds"]:
+        for variant, overrides in spec["variants"].items():
+            directory = run_directory(workdir, variant, seed)
+            overrides = {**spec["overrides"], **overrides}
+            command = [sys.executable, TRAIN_TOOL, "--config",
+                       os.path.join(CONFIGS, spec["base"]), "--workdir", directory,
+                       *[_flag(k, v, variant) for k, v in overrides.items()],
+                       f"--config.seed={seed}"]
+            runs.append(Run(variant, seed, directory, spec["epochs"][variant], spec["base"],
+                            overrides, command))
+    return runs
+
+
+def read_json(path, default=None):
+    if not os.path.exists(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_text(path, text):
+    """Writes a file atomically (a temporary file, then a rename): a kill leaves the old one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_json(path, value):
+    write_text(path, json.dumps(value, indent=1))
+
+
+def history(directory):
+    """The run's per-epoch metrics (its history.json), [] if none yet."""
+    return read_json(os.path.join(directory, "history.json"), [])
+
+
+def record(directory):
+    """The run's study_run.json: its command and attempts."""
+    return read_json(os.path.join(directory, "study_run.json"), {"attempts": []})
+
+
+def wall_seconds(directory):
+    """Wall time of all the run's attempts (None if the study never ran it)."""
+    attempts = record(directory)["attempts"]
+    return sum(a["seconds"] for a in attempts) if attempts else None
+
+
+def is_finished(directory, epochs):
+    """A run is finished when it has model.keras, a history.json whose last epoch is
+    epochs - 1, and its train command exited with 0: train() writes model.keras before
+    classes.txt and the SavedModel, so the files alone can look finished after a kill."""
+    h, attempts = history(directory), record(directory)["attempts"]
+    return (os.path.exists(os.path.join(directory, "model.keras")) and bool(h)
+            and h[-1]["epoch"] == epochs - 1 and bool(attempts)
+            and attempts[-1]["exit_code"] == 0)
+
+
+def duration(seconds):
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def time_left(runs):
+    """Seconds the unfinished runs need, from the wall time per epoch of the finished ones
+    (None before any has finished)."""
+    done = [r for r in runs if is_finished(r.directory, r.epochs)
+            and wall_seconds(r.directory)]
+    if not done:
+        return None
+    per_epoch = sum(wall_seconds(r.directory) for r in done) / sum(r.epochs for r in done)
+    epochs_left = sum(r.epochs - len(history(r.directory)) for r in runs
+                      if not is_finished(r.directory, r.epochs))
+    return per_epoch * max(epochs_left, 0)
+
+
+# ---------------------------------------------------------------------------- the folder
+
+def check_runs(runs):
+    """Raises `StudyError` if a run that has started (its study_run.json) was started with
+    another base config or other overrides than the study now gives it: going on would mix
+    two configs in one run. Runs not started yet (added seeds and variants) are fine."""
+    for run in runs:
+        rec = record(run.directory)
+        if "overrides" not in rec:
+            continue
+        before, after = rec["overrides"], run.overrides
+        if rec["base"] != run.base:
+            change = f"base {rec['base']} -> {run.base}"
+        elif before != after:
+            change = ", ".join(f"{k}: {before.get(k, '(unset)')!r} -> {after.get(k, '(unset)')!r}"
+                               for k in sorted(set(before) | set(after))
+                               if before.get(k, "(unset)") != after.get(k, "(unset)"))
+        else:
+            continue
+        raise StudyError(f"{run.name} was started with a different study ({change}); use a "
+                         f"new --workdir or undo the change")
+
+
+def prepare_workdir(spec, workdir):
+    """Checks `workdir` is new, empty or a study folder whose started runs the study does
+    not change (`check_runs`), locks it (`_lock`) and writes the spec to its study.json.
+    Returns the lock."""
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise StudyError(f"--workdir {workdir} is a file, not a folder")
+    if (os.path.isdir(workdir) and set(os.listdir(workdir)) - {".lock"}
+            and not os.path.exists(os.path.join(workdir, "study.json"))):
+        raise StudyError(f"--workdir {workdir} is not empty and has no study.json: give a new "
+                         f"folder or a study's folder")
+    os.makedirs(workdir, exist_ok=True)
+    lock = _lock(workdir)
+    try:
+        check_runs(plan(spec, workdir))
+        write_json(os.path.join(workdir, "study.json"), spec)
+    except BaseException:
+        lock.close()
+        raise
+    return lock
+
+
+def _lock(workdir, wait=15):
+    """An exclusive lock on the study folder (an open file). Each train process inherits
+    it, so a second study process on the folder waits while a train command of the first
+    is still running (e.g. after a kill -9 of the first), and fails after `wait` seconds."""
+    import fcntl
+    f = open(os.path.join(workdir, ".lock"), "w")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                f.close()
+                raise StudyError(f"another study process is running in {workdir}") from None
+            time.sleep(0.2)
+
+
+if sys.platform.startswith("linux"):
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork
+
+    def _die_with_parent(parent):
+        """Runs in the train process before it starts: it gets SIGKILL when the study
+        process dies, even by kill -9, so no orphan keeps training in a run's folder."""
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the study died before the call
+            os._exit(1)
+else:  # elsewhere the lock above still keeps a second study out while an orphan runs
+    _die_with_parent = None
+
+
+def train_run(run, lock):
+    """Runs the run's train command once, appending its output to train.log and the
+    attempt (start, wall seconds, exit code) to study_run.json, rewritten every
+    RECORD_EVERY seconds. Returns the exit code."""
+    os.makedirs(run.directory, exist_ok=True)
+    rec = record(run.directory)
+    rec.update(variant=run.variant, seed=run.seed, base=run.base, overrides=run.overrides,
+               command=shlex.join(run.command))
+    attempt = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
+               "seconds": 0.0, "exit_code": None}
+    rec["attempts"].append(attempt)
+    path = os.path.join(run.directory, "study_run.json")
+    write_json(path, rec)
+    start = time.monotonic()
+    with open(os.path.join(run.directory, "train.log"), "a") as log:
+        log.write(f"\n=== {attempt['started']}: {rec['command']}\n")
+        log.flush()
+        die_with_us = (functools.partial(_die_with_parent, os.getpid())
+                       if _die_with_parent else None)
+        proc = subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT,
+                                pass_fds=(lock.fileno(),), preexec_fn=die_with_us,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            while attempt["exit_code"] is None:
+                try:
+                    attempt["exit_code"] = proc.wait(timeout=RECORD_EVERY)
+                except subprocess.TimeoutExpired:
+                    pass
+                attempt["seconds"] = round(time.monotonic() - start, 1)
+                write_json(path, rec)
+        finally:  # Ctrl-C or an error here: the train process goes too
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+                attempt["seconds"] = round(time.monotonic() - start, 1)
+                write_json(path, rec)
+    return attempt["exit_code"]
+
+
+def _last_error(directory):
+    """The train command's error line (its last line starting with "error:", else its last
+    line) from train.log."""
+    with open(os.path.join(directory, "train.log")) as f:
+        lines = [line.strip() for line in f if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or ["(no output)"])[-1]
+
+
+def _progress(run, runs):
+    """"run 3 of 8: no_lrn/seed-0, starting (2 of 8 done; time left: about 4 min 10 s)"."""
+    done = sum(is_finished(r.directory, r.epochs) for r in runs)
+    epochs_done = len(history(run.directory))
+    left = time_left(runs)
+    return (f"run {runs.index(run) + 1} of {len(runs)}: {run.name}, "
+            f"{f'resuming after epoch {epochs_done}' if epochs_done else 'starting'} "
+            f"({done} of {len(runs)} done; time left: "
+            f"{'about ' + duration(left) if left is not None else 'known after a run'})")
+
+
+def run_study(study_file, workdir, log=print):
+    """Trains every run of the study in `study_file` that is not finished in `workdir`,
+    printing progress. Returns the names of the runs that failed (their train command
+    exited with an error; the others still run). Raises `StudyError` for a bad study file
+    or folder."""
+    spec = load_study(study_file)
+    lock = prepare_workdir(spec, workdir)
+    runs = plan(spec, workdir)
+    failed = []
+    try:
+        todo = [r for r in runs if not is_finished(r.directory, r.epochs)]
+        log(f"study {os.path.basename(study_file)}: {len(runs)} runs ({len(spec['variants'])} "
+            f"variants x {len(spec['seeds'])} seeds) in {workdir}; {len(runs) - len(todo)} "
+            f"finished, {len(todo)} to run")
+        for run in todo:
+            log(_progress(run, runs))
+            code = train_run(run, lock)
+            if code == 0 and is_finished(run.directory, run.epochs):
+                log(f"  {run.name}: done in {duration(wall_seconds(run.directory))}")
+            else:
+                failed.append(run.name)
+                log(f"  {run.name}: failed ({_last_error(run.directory)}); log: "
+                    f"{os.path.join(run.directory, 'train.log')}")
+    finally:
+        lock.close()
+    done = sum(is_finished(r.directory, r.epochs) for r in runs)
+    log(f"study: {done} of {len(runs)} runs finished in {workdir}")
+    return failed

@@ -1,0 +1,360 @@
+"""Studies (alexnet_tf.study, tools/study.py) and their report (alexnet_tf.report): a study
+killed with SIGKILL and re-run finishes every run exactly once and leaves finished runs
+alone; the report's means, intervals and verdicts against a hand computation; the
+threshold crossing of Fig. 1; bad input named in one line."""
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from alexnet_tf import report as R
+from alexnet_tf import study as S
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "tools", "study.py")
+TINY_STUDY = os.path.join(ROOT, "configs", "studies", "tiny.py")
+RUNS = ["baseline/seed-0", "no_lrn/seed-0", "baseline/seed-1", "no_lrn/seed-1"]  # run order
+
+
+def tool_main(*args):
+    """tools/study.py's main, in this process; returns its exit message (None: success)."""
+    spec = importlib.util.spec_from_file_location("study_tool", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.main([str(a) for a in args])
+    except SystemExit as e:
+        return e.code
+    return None
+
+
+def fingerprint(directory):
+    """mtime and content hash of a run's model.keras and history.json."""
+    return {name: (os.stat(directory / name).st_mtime_ns,
+                   hashlib.sha256((directory / name).read_bytes()).hexdigest())
+            for name in ("model.keras", "history.json")}
+
+
+def train_processes(workdir):
+    """Processes whose command line names `workdir` (train commands of the study)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(workdir).encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def killed_and_rerun(tmp_path_factory):
+    """The tiny study (2 variants x 2 seeds, 2 epochs), killed with SIGKILL once its first
+    run has finished and its second has finished an epoch, then re-run to the end."""
+    tmp = tmp_path_factory.mktemp("study")
+    workdir = tmp / "study"
+    command = [sys.executable, TOOL, "--study", TINY_STUDY, "--workdir", str(workdir)]
+    with open(tmp / "first.log", "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    first, second = workdir / "baseline" / "seed-0", workdir / "no_lrn" / "seed-0"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if S.is_finished(str(first), 2) and (second / "history.json").exists():
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # The train process dies with the study: no orphan goes on writing to the second run.
+    deadline = time.time() + 3
+    while train_processes(workdir) and time.time() < deadline:
+        time.sleep(0.05)
+    orphans = train_processes(workdir)
+    assert S.is_finished(str(first), 2), (tmp / "first.log").read_text()[-3000:]
+    assert not (second / "model.keras").exists(), \
+        "the kill should land in the second run, and its train process die with the study"
+    before, epochs_at_kill = fingerprint(first), len(S.history(str(second)))
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    return workdir, before, epochs_at_kill, orphans, rerun.stdout
+
+
+def test_a_killed_study_finishes_every_run_exactly_once(killed_and_rerun):
+    workdir, before, epochs_at_kill, orphans, out = killed_and_rerun
+    assert orphans == []
+    assert "4 runs (2 variants x 2 seeds)" in out and "1 finished, 3 to run" in out
+    assert (f"run 2 of 4: no_lrn/seed-0, resuming after epoch {epochs_at_kill} (1 of 4 done; "
+            f"time left: about") in out
+    assert "study: 4 of 4 runs finished" in out
+    for name in RUNS:
+        directory = workdir / name
+        assert S.is_finished(str(directory), 2), name
+        assert [h["epoch"] for h in S.history(str(directory))] == [0, 1], name
+        exits = [a["exit_code"] for a in S.record(str(directory))["attempts"]]
+        # The killed run: one attempt cut short (no exit code), one that resumed it.
+        assert exits == ([None, 0] if name == "no_lrn/seed-0" else [0]), name
+    assert "resuming from" in (workdir / "no_lrn" / "seed-0" / "train.log").read_text()
+    # The run that had finished before the kill was not touched by the re-run.
+    assert fingerprint(workdir / "baseline" / "seed-0") == before
+
+
+def test_each_run_is_trained_with_the_config_the_study_resolves(killed_and_rerun):
+    """tools/train.py's flag parsing gives each run exactly the study's config."""
+    workdir, *_ = killed_and_rerun
+    spec = json.loads((workdir / "study.json").read_text())
+    assert spec == S.load_study(TINY_STUDY)
+    for name in RUNS:
+        variant, seed = name.split("/seed-")
+        expected = S.resolve_config(spec["base"], spec["overrides"], spec["variants"][variant],
+                                    int(seed))
+        saved = json.loads((workdir / name / "config.json").read_text())
+        assert saved == json.loads(json.dumps(expected.to_dict())), name
+        assert saved["model"]["lrn"] is (variant == "baseline") and saved["seed"] == int(seed)
+
+
+def test_a_finished_study_runs_nothing_and_reports_its_models(killed_and_rerun):
+    workdir, *_ = killed_and_rerun
+    attempts = {n: S.record(str(workdir / n))["attempts"] for n in RUNS}
+    lines = []
+    assert S.run_study(TINY_STUDY, str(workdir), log=lines.append) == []
+    assert lines == [f"study tiny.py: 4 runs (2 variants x 2 seeds) in {workdir}; 4 finished, "
+                     f"0 to run", f"study: 4 of 4 runs finished in {workdir}"]
+    assert {n: S.record(str(workdir / n))["attempts"] for n in RUNS} == attempts
+
+    summary = R.write_report(str(workdir), evaluate=True, log=lambda *_: None)
+    assert summary["unfinished"] == []
+    assert (workdir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = (workdir / "REPORT.md").read_text()
+    assert "| no_lrn | 2, 2 |" in text and "## Centre and 10-crop evaluation" in text
+    for variant, runs in summary["evaluation"].items():
+        for seed, result in runs.items():
+            # model.keras at inference is the network the last validation pass measured.
+            final = S.history(str(workdir / variant / f"seed-{seed}"))[-1]["val_top1_error"]
+            assert result["centre"]["top1_error"] == pytest.approx(final, abs=1e-6)
+            assert 0 <= result["10-crop"]["top1_error"] <= 1
+
+
+def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_path):
+    """Seeds and variants may be added to a study folder; a study that would change the
+    overrides of a started run is refused with one line, even after its variant was
+    dropped from the study and brought back."""
+    workdir = tmp_path / "study"
+    shutil.copytree(killed_and_rerun[0], workdir, ignore=shutil.ignore_patterns(
+        "checkpoints", "saved_model", "data", "logs"))
+
+    def study_file(name, variants, seeds, epochs=2):
+        path = tmp_path / f"{name}.py"
+        path.write_text(f"def get_study():\n    return dict(base='tiny.py', variants={variants!r}, "
+                        f"seeds={seeds!r}, overrides={{'epochs': {epochs}, "
+                        f"'histogram_freq': 0}})\n")
+        return path
+    lrn = {"baseline": {}, "no_lrn": {"model.lrn": False}}
+    grown = S.load_study(str(study_file("grown", {**lrn, "pool2": {"model.pool_size": 2}},
+                                        [0, 1, 2])))
+    S.prepare_workdir(grown, str(workdir)).close()
+    assert [r.name for r in S.plan(grown, str(workdir))
+            if not S.is_finished(r.directory, r.epochs)] == [
+        "pool2/seed-0", "pool2/seed-1", "baseline/seed-2", "no_lrn/seed-2", "pool2/seed-2"]
+
+    dropped = S.load_study(str(study_file("dropped", {"baseline": {}}, [0, 1])))
+    S.prepare_workdir(dropped, str(workdir)).close()
+    changed = study_file("changed", {"baseline": {}, "no_lrn": {"model.lrn": False,
+                                                                 "model.dropout": 0.0}}, [0, 1])
+    assert tool_main("--study", changed, "--workdir", workdir) == (
+        "error: no_lrn/seed-0 was started with a different study (model.dropout: '(unset)' -> "
+        "0.0); use a new --workdir or undo the change")
+    assert tool_main("--study", study_file("longer", lrn, [0, 1], epochs=3), "--workdir",
+                     workdir) == ("error: baseline/seed-0 was started with a different study "
+                                  "(epochs: 2 -> 3); use a new --workdir or undo the change")
+    assert json.loads((workdir / "study.json").read_text()) == dropped  # not rewritten
+
+
+@pytest.mark.parametrize("case", ["missing study", "unknown field", "wrong type", "file workdir",
+                                  "foreign workdir", "no study folder"])
+def test_bad_input_is_one_error_line(tmp_path, case):
+    bad_field = tmp_path / "bad_field.py"
+    bad_field.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0], "
+                         "variants={'x': {'model.lrnn': False}})\n")
+    bad_type = tmp_path / "bad_type.py"
+    bad_type.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0], "
+                        "variants={'x': {'batch_size': 0.5}})\n")
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "something").write_text("")
+    args, expected = {
+        "missing study": (["--study", tmp_path / "nope.py", "--workdir", tmp_path / "w"],
+                          f"error: study file {tmp_path / 'nope.py'} not found"),
+        "unknown field": (["--study", bad_field, "--workdir", tmp_path / "w"],
+                          "error: variant 'x': unknown config field 'model.lrnn'"),
+        "wrong type": (["--study", bad_type, "--workdir", tmp_path / "w"],
+                       "error: variant 'x': batch_size=0.5: "),
+        "file workdir": (["--study", TINY_STUDY, "--workdir", tmp_path / "a_file"],
+                         f"error: --workdir {tmp_path / 'a_file'} is a file, not a folder"),
+        "foreign workdir": (["--study", TINY_STUDY, "--workdir", tmp_path / "foreign"],
+                            f"error: --workdir {tmp_path / 'foreign'} is not empty and has no "
+                            f"study.json"),
+        "no study folder": (["--workdir", tmp_path / "foreign", "--report"],
+                            f"error: --workdir {tmp_path / 'foreign'} has no study.json"),
+    }[case]
+    message = tool_main(*args)
+    assert isinstance(message, str) and message.startswith(expected), message
+    assert "\n" not in message
+    assert not (tmp_path / "w").exists()
+
+
+def test_overrides_reach_train_flags_with_their_types(tmp_path):
+    """Booleans, tuples, floats, ints and strings given as --config.FIELD=VALUE are parsed
+    by ml_collections' config_flags (as tools/train.py does) into the study's config."""
+    path = tmp_path / "types.py"
+    path.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[3], variants={'v': "
+                    "{'model': {'lrn': False, 'filters': [8, 16, 16, 16, 8]}, "
+                    "'optimizer.learning_rate': 2e-5, 'batch_size': 4, 'steps_per_epoch': 3, "
+                    "'model.activation': 'tanh', 'data.classes': 'c.txt'}}, "
+                    "overrides={'epochs': 1})\n")
+    spec = S.load_study(str(path))
+    assert spec["variants"]["v"]["model.filters"] == [8, 16, 16, 16, 8]  # nested: flattened
+    (run,) = S.plan(spec, str(tmp_path / "w"))
+    assert run.command[2:4] == ["--config", os.path.join(S.CONFIGS, "tiny.py")]
+    argv = ["train.py", *run.command[2:4], *[a for a in run.command if a.startswith("--config.")]]
+    values = flags.FlagValues()
+    holder = config_flags.DEFINE_config_file("config", flag_values=values, sys_argv=argv)
+    values(argv)
+    expected = S.resolve_config(spec["base"], spec["overrides"], spec["variants"]["v"], 3)
+    assert holder.value.to_dict() == expected.to_dict()
+    assert holder.value.model.filters == (8, 16, 16, 16, 8) and holder.value.model.lrn is False
+
+
+def test_a_configdict_study_is_the_same_as_a_dict_study(tmp_path):
+    as_dict = tmp_path / "as_dict.py"
+    as_dict.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0, 1], "
+                       "variants={'baseline': {}, 'no_lrn': {'model.lrn': False}})\n")
+    as_configdict = tmp_path / "as_configdict.py"
+    as_configdict.write_text(
+        "import ml_collections\n"
+        "from configs import tiny\n\n\n"
+        "def get_study():\n"
+        "    s = ml_collections.ConfigDict()\n"
+        "    s.base = tiny.get_config\n"  # a get_config function: its file is the base
+        "    s.variants = {'baseline': {}, 'no_lrn': {'model': {'lrn': False}}}\n"
+        "    s.seeds = [0, 1]\n"
+        "    return s\n")
+    one, other = S.load_study(str(as_dict)), S.load_study(str(as_configdict))
+    assert {**one, "study": None} == {**other, "study": None}
+    assert one["base"] == "tiny.py" and one["variants"]["no_lrn"] == {"model.lrn": False}
+
+
+def fixture_study(tmp_path):
+    """A study folder written by hand: 4 variants x seeds 0-2 finished with known numbers,
+    seed 3 not finished (one run half-way)."""
+    path = tmp_path / "fixture.py"
+    path.write_text(
+        "def get_study():\n"
+        "    return dict(base='tiny.py', overrides={'epochs': 3}, seeds=[0, 1, 2, 3],\n"
+        "                variants={'baseline': {}, 'same': {'model.lrn': False},\n"
+        "                          'unclear': {'model.dropout': 0.0},\n"
+        "                          'opposite': {'model.pool_size': 2}},\n"
+        "                paper_effects={'same': {'top1': 0.014, 'text': 'LRN helps'},\n"
+        "                               'unclear': {'top1': 0.02}, 'opposite': {'top1': 0.004}})\n")
+    workdir = tmp_path / "study"
+    S.prepare_workdir(S.load_study(str(path)), str(workdir)).close()
+    finals = {"baseline": [0.30, 0.32, 0.34], "same": [0.35, 0.37, 0.39],
+              "unclear": [0.31, 0.31, 0.31], "opposite": [0.20, 0.22, 0.24]}
+    for variant, values in finals.items():
+        for seed, final in enumerate(values):
+            d = workdir / variant / f"seed-{seed}"
+            d.mkdir(parents=True)
+            train = [0.9, 0.4 + 0.1 * seed, 0.2] if variant != "opposite" else [0.9, 0.6, 0.5]
+            val = [0.8, final - 0.05, final]
+            (d / "history.json").write_text(json.dumps([
+                {"epoch": e, "top1_error": t, "val_top1_error": v, "val_top5_error": v / 2}
+                for e, (t, v) in enumerate(zip(train, val))]))
+            (d / "model.keras").write_text("")  # only its presence matters to the report
+            (d / "study_run.json").write_text(json.dumps(
+                {"attempts": [{"seconds": 10.0 + seed, "exit_code": 0}]}))
+    half = workdir / "baseline" / "seed-3"
+    half.mkdir()
+    (half / "history.json").write_text(json.dumps([{"epoch": 0, "top1_error": 0.0,
+                                                     "val_top1_error": 0.0}]))
+    return workdir
+
+
+def test_report_numbers_match_a_hand_computation(tmp_path):
+    workdir = fixture_study(tmp_path)
+    summary = R.write_report(str(workdir))
+    assert sorted(summary["unfinished"]) == ["baseline/seed-3", "opposite/seed-3",
+                                             "same/seed-3", "unclear/seed-3"]
+    base = summary["results"]["baseline"]
+    assert sorted(base["runs"]) == [0, 1, 2]  # the half-way seed 3 is left out
+    assert base["mean"]["final_val_top1"] == pytest.approx(0.32)
+    assert base["mean"]["best_val_top1"] == pytest.approx(0.27)
+    assert base["mean"]["final_val_top5"] == pytest.approx(0.16)
+    assert base["mean"]["seconds"] == pytest.approx(11.0)
+    # Training error reaches 25 % between epochs 2 and 3: 2 + (e2 - 0.25) / (e2 - 0.2).
+    crossings = [2 + (0.4 + 0.1 * s - 0.25) / (0.4 + 0.1 * s - 0.2) for s in range(3)]
+    assert [base["runs"][s]["epochs_to_threshold"] for s in range(3)] == pytest.approx(crossings)
+    assert summary["results"]["opposite"]["mean"]["epochs_to_threshold"] is None
+
+    # Learning curves: mean and min-max band over the seeds, per epoch.
+    epochs, mean, low, high = R.curve_band(base["histories"], "top1_error")
+    assert list(epochs) == [1, 2, 3]
+    assert mean == pytest.approx([0.9, 0.5, 0.2]) and low == pytest.approx([0.9, 0.4, 0.2])
+    assert high == pytest.approx([0.9, 0.6, 0.2])
+    _, mean, low, high = R.curve_band(base["histories"], "val_top1_error")
+    assert (mean[-1], low[-1], high[-1]) == pytest.approx((0.32, 0.30, 0.34))
+
+    # Welch by hand. "same" and "opposite": both sides have variance 0.0004 over 3 seeds, so
+    # df = (2v/3)^2 / (2 (v/3)^2 / 2) = 4; "unclear" has no spread: df = (v/3)^2/((v/3)^2/2) = 2.
+    t4, t2 = 2.776445, 4.302653  # t_{0.975, 4}, t_{0.975, 2}
+    se_both, se_one = math.sqrt(2 * 0.0004 / 3), math.sqrt(0.0004 / 3)
+    d = summary["differences"]
+    for variant, diff, df, half, verdict in [
+            ("same", 0.05, 4, t4 * se_both, "same direction as the paper"),
+            ("unclear", -0.01, 2, t2 * se_one, "inconclusive (interval spans 0)"),
+            ("opposite", -0.10, 4, t4 * se_both, "opposite")]:
+        assert d[variant]["difference"] == pytest.approx(diff), variant
+        assert d[variant]["df"] == pytest.approx(df), variant
+        assert d[variant]["low"] == pytest.approx(diff - half, abs=1e-6), variant
+        assert d[variant]["high"] == pytest.approx(diff + half, abs=1e-6), variant
+        assert d[variant]["verdict"] == verdict and d[variant]["n"] == (3, 3)
+    text = (workdir / "REPORT.md").read_text()
+    # 0.05 -+ 2.776445 * 0.0163299 = [0.00466, 0.09534]
+    assert ("| same | 3, 3 | +5.00 pp | [+0.47 pp, +9.53 pp] | 4.0 | +1.40 pp (LRN helps) | "
+            "same direction as the paper |") in text
+    assert "12 of 16 runs finished (not finished: baseline/seed-3," in text
+    assert "| mean | 3 | 11 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82 (3 of 3 reached) |" \
+        in text
+    assert (workdir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_t_quantiles_match_the_tables():
+    for df, t in [(1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445), (10, 2.228139),
+                  (30, 2.042272)]:
+        assert R.t_quantile(0.975, df) == pytest.approx(t, abs=1e-6), df
+    assert R.t_quantile(0.995, 5) == pytest.approx(4.032143, abs=1e-6)
+    assert R.t_quantile(0.025, 4) == pytest.approx(-2.776445, abs=1e-6)
+    assert 3.182446 < R.t_quantile(0.975, 2.5) < 4.302653  # Welch's df are not integers
+
+
+def test_first_crossing_interpolates_between_points():
+    curve = [0.9, 0.5, 0.2, 0.1]
+    assert R.first_crossing([1, 2, 3, 4], curve, 0.25) == pytest.approx(2 + 0.25 / 0.3)
+    assert R.first_crossing([100, 200, 300, 400], curve, 0.25) == pytest.approx(
+        200 + 100 * 0.25 / 0.3)  # steps as well as epochs
+    assert R.first_crossing([1, 2, 3, 4], curve, 0.5) == 2  # reached exactly at a point
+    assert R.first_crossing([1, 2, 3, 4], [0.9, 0.3, 0.5, 0.2], 0.4) == pytest.approx(
+        1 + 0.5 / 0.6)  # the first time, not the last
+    assert R.first_crossing([1, 2, 3, 4], curve, 0.05) is None
+    assert R.first_crossing([1, 2], [0.2, 0.1], 0.25) == 1  # nothing known before the first
+    history = [{"epoch": e, "top1_error": v} for e, v in enumerate(curve)]
+    assert R.epochs_to_error(history, 0.25) == pytest.approx(2 + 0.25 / 0.3)

@@ -1,0 +1,54 @@
+r"""Runs a study (configs/studies/*.py: a base config, variants, seeds) as one training
+workdir per variant and seed, resumable; or writes its report.
+
+    python tools/study.py --study configs/studies/tiny.py --workdir runs/study-tiny
+    python tools/study.py --workdir runs/study-tiny --report [--evaluate]
+
+Each run is WORKDIR/<variant>/seed-<n>/, trained by tools/train.py in its own process.
+Stop the study at any moment and re-run the same command: finished runs are skipped,
+interrupted ones resume. Seeds and variants can be added to the study file later.
+--report writes WORKDIR/REPORT.md and curves.png from the run folders (with --study, that
+file's paper numbers are used); --evaluate adds centre and 10-crop errors of every model.
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--study", help="a configs/studies/*.py file (needed to run)")
+    p.add_argument("--workdir", required=True, help="the study folder")
+    p.add_argument("--report", action="store_true",
+                   help="write WORKDIR/REPORT.md and figures instead of training")
+    p.add_argument("--evaluate", action="store_true",
+                   help="with --report: centre and 10-crop errors of every finished run")
+    args = p.parse_args(argv)
+    if args.evaluate and not args.report:
+        sys.exit("error: --evaluate goes with --report")
+    if not args.report and not args.study:
+        sys.exit("error: --study is needed to run a study (or --report to report on one)")
+
+    from alexnet_tf.report import write_report
+    from alexnet_tf.study import StudyError, run_study
+    try:
+        if args.report:
+            write_report(args.workdir, args.study, args.evaluate)
+            print(f"report: {os.path.join(args.workdir, 'REPORT.md')}")
+            return
+        failed = run_study(args.study, args.workdir)
+    except StudyError as e:
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: re-run the same command to continue the study")
+    if failed:
+        sys.exit(f"error: {len(failed)} run(s) failed: {', '.join(failed)} (see their "
+                 f"train.log; re-run the command to retry them)")
+    print(f"report: python tools/study.py --workdir {args.workdir} --report")
+
+
+if __name__ == "__main__":
+    main()
