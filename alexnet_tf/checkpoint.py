@@ -88,6 +88,10 @@ class CheckpointMismatch(ValueError):
     """A checkpoint does not fit the model being trained."""
 
 
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (e.g. the disk is full); the previous one stands."""
+
+
 class Checkpoints:
     """Saves and restores a run's checkpoints in `directory` (see the module docstring).
 
@@ -115,7 +119,15 @@ class Checkpoints:
         self.state.epoch.assign(epoch)
         self.state.step.assign(step)
         self.state.schedule.assign(json.dumps(schedule_state))
-        path = self.manager.save(checkpoint_number=epoch * steps_per_epoch + step)
+        try:
+            path = self.manager.save(checkpoint_number=epoch * steps_per_epoch + step)
+        except (OSError, tf.errors.OpError) as e:
+            # TF writes a checkpoint under temporary names and points `checkpoint` at it
+            # only once it is complete, so the previous one is untouched.
+            raise CheckpointWriteError(
+                f"could not write a checkpoint to {self.save_directory} ({_first_line(e)}); "
+                f"the previous one ({self.manager.latest_checkpoint or 'none'}) is intact: "
+                f"free some space and re-run the same command to resume from it") from None
         if not self.write:
             shutil.rmtree(self.save_directory, ignore_errors=True)
         return path
@@ -136,18 +148,18 @@ class Checkpoints:
             path = path if os.path.isabs(path) else os.path.join(self.directory, path)
             try:
                 saved = dict(tf.train.list_variables(path))
-            except (tf.errors.OpError, ValueError) as e:
+            except Exception as e:  # noqa: BLE001 (a damaged index: several error types)
                 log(f"warning: checkpoint {path} cannot be read ({_first_line(e)}); "
                     f"trying the one before it")
                 continue
-            self._check_fits(path, saved)
+            self._check_fits(path, saved)  # names and shapes: a mismatch is refused here
             try:
                 self.checkpoint.restore(path).assert_consumed()
-            except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+            except AssertionError as e:
                 raise CheckpointMismatch(
                     f"checkpoint {path} was written for a different model or optimizer "
                     f"({_first_line(e)}); use a new --workdir") from None
-            except tf.errors.OpError as e:
+            except Exception as e:  # noqa: BLE001 (TF reports damaged data in several ways)
                 log(f"warning: checkpoint {path} cannot be read ({_first_line(e)}); "
                     f"trying the one before it")
                 continue

@@ -59,7 +59,9 @@ class LearningRateSchedule(keras.callbacks.Callback):
     validation top-1 error stops improving
     (Sec. 5: "when the validation error rate stopped improving with the current learning
     rate"), after `patience` epochs without improvement; or, with `boundaries`, at fixed
-    epochs. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau."""
+    epochs. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau.
+    The plateau schedule raises `ValueError` at the end of an epoch whose logs lack
+    `monitor` (e.g. no validation data), rather than never reducing the rate."""
 
     def __init__(self, base_lr, factor=0.1, patience=5, min_delta=0.0, max_reductions=None,
                  boundaries=None, monitor="val_top1_error"):
@@ -77,8 +79,13 @@ class LearningRateSchedule(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
-        if self.boundaries is not None or self.monitor not in logs:
+        if self.boundaries is not None:
             return
+        if self.monitor not in logs:
+            raise ValueError(
+                f"LearningRateSchedule: the plateau schedule monitors {self.monitor!r}, which "
+                f"is not in the epoch's logs (keys: {', '.join(sorted(logs)) or 'none'}); "
+                f"it needs validation data and a metric of that name")
         value, s = float(logs[self.monitor]), self.state
         if s["best"] is None or value < s["best"] - self.min_delta:
             s["best"], s["wait"] = value, 0

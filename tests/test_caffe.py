@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -79,6 +80,57 @@ def test_imported_model_matches_caffe_forward_pass(tmp_path):
     want = caffe_forward(bgr[14:241, 14:241], weights)
     assert np.abs(want).max() > 1  # a live signal, not all zeros
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+
+
+def caffe_fc6_to_npy(blob, channels=256, size=6):
+    """Caffe's fc6 blob [outputs, inputs], inputs flattened in pool5's (channel, row,
+    column) order, to the `.npy` layout the Caffe-to-TensorFlow converters write and the
+    importer takes as is: [inputs, outputs], inputs in (row, column, channel) order."""
+    outputs = blob.shape[0]
+    return (blob.reshape(outputs, channels, size, size).transpose(2, 3, 1, 0)
+            .reshape(size * size * channels, outputs))
+
+
+def test_fc6_reads_the_pool5_position_caffe_wires_it_to(tmp_path):
+    """Independent of the NumPy reference (which flattens pool5 as the importer does):
+    an fc6 whose unit j, in Caffe's (C, H, W) indexing, copies pool5 at (channel c_j,
+    row h_j, column w_j) reads exactly pool5[h_j, w_j, c_j] of our (H, W, C) maps once
+    imported. The importer converts nothing here: the .npy's fc6 rows must already be
+    in (H, W, C) order (shown by the raw Caffe order reading other positions)."""
+    rng = np.random.default_rng(2)
+    weights = random_weights(classes=10)
+    units = weights["fc6"][0].shape[1]
+    c, h, w = rng.integers(0, 256, units), rng.integers(0, 6, units), rng.integers(0, 6, units)
+    blob = np.zeros((units, 256 * 6 * 6), np.float32)  # Caffe: [outputs, C * H * W]
+    blob[np.arange(units), (c * 6 + h) * 6 + w] = 1.0
+    # The converter's layout, by hand: unit j's input row is (h_j * 6 + w_j) * 256 + c_j.
+    npy_fc6 = caffe_fc6_to_npy(blob)
+    assert np.array_equal(np.argmax(npy_fc6, axis=0), (h * 6 + w) * 256 + c)
+    weights["fc6"] = [npy_fc6, np.zeros(units, np.float32)]
+    np.save(tmp_path / "w.npy", weights, allow_pickle=True)
+    model = caffe.import_weights(tmp_path / "w.npy")
+
+    rgb = np.random.default_rng(3).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
+    net = model.net
+    probe = keras.Model(net.input, [net.get_layer("pool5").output, net.get_layer("fc6").output])
+    pool5, fc6 = (t.numpy()[0] for t in probe(model.preprocess(rgb, training=False)))
+    assert pool5.shape == (6, 6, 256) and fc6.shape == (units,)
+    assert (pool5 > 0).mean() > 0.3 and np.unique(pool5).size > 1000  # a live signal
+    np.testing.assert_allclose(fc6, pool5[h, w, c], rtol=1e-6)
+    # The raw Caffe order taken as is would read other positions: the layout matters.
+    np.save(tmp_path / "raw.npy", {**weights, "fc6": [blob.T, weights["fc6"][1]]},
+            allow_pickle=True)
+    raw = caffe.import_weights(tmp_path / "raw.npy")
+    raw_fc6 = keras.Model(raw.net.input, raw.net.get_layer("fc6").output)(
+        raw.preprocess(rgb, training=False)).numpy()[0]
+    assert np.mean(np.isclose(raw_fc6, pool5[h, w, c], rtol=1e-6)) < 0.5
+
+
+def test_caffe_mean_is_ilsvrc_2012_mean_in_rgb():
+    """Caffe's ilsvrc_2012_mean.npy averaged over pixels is B, G, R = 104.007, 116.669,
+    122.679 (the values Caffe's examples print); our model takes RGB."""
+    mean = np.asarray(caffe.caffe_model(num_classes=10).preprocess.mean)
+    np.testing.assert_allclose(mean, [122.6789, 116.6688, 104.0070], atol=1e-3)
 
 
 class Evil:

@@ -1,3 +1,6 @@
+import glob
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -79,16 +82,40 @@ def test_labels_come_from_the_synset_and_class_list(tree, tmp_path):
 
 
 def test_training_mode_repeats_shuffles_and_drops_remainder(tree):
-    ds = D.tfrecord_dataset(str(tree / "records/train-*"), CLASSES, 4, training=True, seed=1,
-                            shuffle_buffer=100, deterministic=True)
-    batches = [y.numpy() for _, y in ds.take(10)]  # 10 x 4 > 14 images: it repeats
-    assert all(len(b) == 4 for b in batches)
+    """Training: each pass over the 14 images is a permutation of them, not the file
+    order, and another one on the next pass; batches are full; a seed fixes it all."""
+    pattern = str(tree / "records/train-*")
+    file_order, _ = all_of(D.tfrecord_dataset(pattern, CLASSES, 4, training=False,
+                                              deterministic=True))
+    assert len(file_order) == 14
+
+    def positions(images):  # each image's position in file order (the images all differ)
+        flat = file_order.reshape(14, -1)
+        return [int(np.flatnonzero((flat == x.reshape(-1)).all(1))[0]) for x in images]
+
+    ds = D.tfrecord_dataset(pattern, CLASSES, 4, training=True, seed=1, shuffle_buffer=100,
+                            deterministic=True)
+    batches = [(x.numpy(), y.numpy()) for x, y in ds.take(10)]  # 10 x 4 > 14 images
+    assert all(len(y) == 4 for _, y in batches)
+    order = positions(np.concatenate([x for x, _ in batches]))
+    first, second = order[:14], order[14:28]
+    assert sorted(first) == sorted(second) == list(range(14))  # it repeats, whole passes
+    assert first != list(range(14)), "training order is the file order: not shuffled"
+    assert second != first, "every pass should be shuffled anew"
+    # Records are shuffled, not only shards: some shard's records leave their order.
+    shards = [positions(all_of(D.tfrecord_dataset(f, CLASSES, 4, training=False,
+                                                  deterministic=True))[0])
+              for f in sorted(glob.glob(pattern))]
+    assert len(shards) == 3 and sorted(sum(shards, [])) == list(range(14))
+    in_shard_order = [[p for p in first if p in shard] == shard for shard in shards]
+    assert not all(in_shard_order), "records keep their order within each shard"
     again = [y.numpy() for _, y in D.tfrecord_dataset(
-        str(tree / "records/train-*"), CLASSES, 4, training=True, seed=1, shuffle_buffer=100,
+        pattern, CLASSES, 4, training=True, seed=1, shuffle_buffer=100,
         deterministic=True).take(10)]
-    np.testing.assert_array_equal(np.concatenate(batches), np.concatenate(again))
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]),
+                                  np.concatenate(again))
     eval_batches = [y.numpy() for _, y in D.tfrecord_dataset(
-        str(tree / "records/train-*"), CLASSES, 4, training=False)]
+        pattern, CLASSES, 4, training=False)]
     assert [len(b) for b in eval_batches] == [4, 4, 4, 2]  # one pass, remainder kept
 
 
@@ -166,8 +193,14 @@ def test_tfds_prepared_dataset(tree, tmp_path):
         assert labels[distances.argmin()] == label
     with pytest.raises(ValueError, match="no split 'validation'"):
         D.tfds_dataset(builder.data_dir, "validation", 2, training=False)
-    with pytest.raises((ValueError, FileNotFoundError), match="not"):
+    # A registered name that is not prepared: nothing is downloaded, the user is told how.
+    with pytest.raises(FileNotFoundError, match=(
+            rf"tfds dataset 'imagenet2012' is not prepared in {re.escape(str(tmp_path))}\S*: "
+            r"prepare it first \(e\.g\. `tfds build imagenet2012 --manual_dir DIR` .*\); "
+            r"nothing is downloaded here\.")):
         D.tfds_dataset("imagenet2012", "train", 2, training=False, data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="tfds dataset 'no_such_dataset' is not available: "):
+        D.tfds_dataset("no_such_dataset", "train", 2, training=False, data_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize("source", ["tfrecord", "folder"])

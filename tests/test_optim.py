@@ -73,6 +73,20 @@ def test_step_schedule():
     assert run_schedule(schedule, [0.5] * 6) == [0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001]
 
 
+def test_plateau_without_its_metric_raises_naming_the_keys():
+    """A plateau schedule whose metric is missing from the logs (no validation data)
+    cannot ever cut the rate: it raises instead of returning silently. The step
+    schedule monitors nothing and needs no such key."""
+    schedule = LearningRateSchedule(0.01, patience=2)
+    schedule.set_model(FakeModel(0.01))
+    with pytest.raises(ValueError, match=r"monitors 'val_top1_error', which is not in the "
+                                         r"epoch's logs \(keys: learning_rate, loss, top1_error\)"):
+        schedule.on_epoch_end(0, {"loss": 1.0, "top1_error": 0.5})
+    step = LearningRateSchedule(0.01, boundaries=[1])
+    assert run_schedule(step, [0.5, 0.5]) == [0.01, 0.001]
+    step.on_epoch_end(2, {"loss": 1.0})
+
+
 def test_top_k_error():
     metric = TopKError(k=2)
     metric.update_state([0, 1, 2], np.array([[0.5, 0.4, 0.1], [0.1, 0.2, 0.7],

@@ -31,20 +31,120 @@ def val_data(workdir, batch=5):
                                  deterministic=True)
 
 
-def test_evaluate_centre_crop_and_ensemble(trained):
+def eight_class_config(seed):
+    """configs/tiny.py with 8 classes (more than top-5's k) and 64 validation images; the
+    generated data does not depend on `seed`, the training does."""
+    config = tiny.get_config()
+    config.data.generated.update(dict(classes=8, val_per_class=8))
+    config.model.num_classes = 8
+    config.seed = seed
+    return config
+
+
+@pytest.fixture(scope="module")
+def eight_class_runs(tmp_path_factory):
+    """Two tiny 8-class runs on the same data with different seeds: two different models."""
+    runs = []
+    for seed in (0, 1):
+        workdir = tmp_path_factory.mktemp(f"tiny8-seed{seed}")
+        T.train(eight_class_config(seed), str(workdir))
+        runs.append(workdir)
+    return runs
+
+
+def all_of(dataset):
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in dataset])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def top_k_error(scores, labels, k):
+    """By hand: the fraction of images whose label is not among the k highest scores."""
+    top = np.argsort(-scores, axis=1)[:, :k]
+    return np.mean([label not in row for label, row in zip(labels, top)])
+
+
+def test_evaluate_top1_and_top5_error_with_eight_classes(eight_class_runs):
+    """With 8 classes top-5 is a real check: computed by hand from the logits, it is
+    neither 0 nor the top-4 or top-6 error, so evaluate must use exactly k=5."""
+    workdir = eight_class_runs[0]
+    clf = E.load_classifier(workdir)
+    assert clf.num_classes == 8 and len(clf.wnids) == 8
+    result = E.evaluate([clf], val_data(workdir), 8)
+    images, labels = all_of(val_data(workdir))
+    logits = clf.model.predict(images, verbose=0)
+    assert result["images"] == len(labels) == 64
+    assert set(labels) == set(range(8))
+    top1, top5 = top_k_error(logits, labels, 1), top_k_error(logits, labels, 5)
+    assert 0 < top5 < top1  # the model is neither perfect nor useless within top-5
+    assert top5 not in (top_k_error(logits, labels, 4), top_k_error(logits, labels, 6))
+    assert result["top1_error"] == pytest.approx(top1)
+    assert result["top5_error"] == pytest.approx(top5)
+    assert [m["top5_error"] for m in result["models"]] == [pytest.approx(top5)]
+    assert "top-5 error" in E.table(result)
+
+
+def sharpened(workdir, images, logit_std=3.0):
+    """The run's classifier with fc8 scaled so that its logits on `images` have standard
+    deviation `logit_std`: a softmax temperature, which keeps the model's ranking of the
+    classes (so its own errors) but makes it confident. Tiny runs' logits are ~0.1, where
+    softmax is nearly linear and averaging probabilities or logits hardly ever differs."""
+    run = E.load_classifier(workdir)
+    fc8 = run.model.layer("fc8")
+    factor = logit_std / run.model.predict(images, verbose=0).std()
+    kernel, bias = fc8.get_weights()
+    fc8.set_weights([kernel * factor, bias * factor])
+    return run
+
+
+def test_ensemble_of_two_models_averages_probabilities_not_logits(eight_class_runs):
+    """Table 2's ensembles average the softmax outputs of different models: checked by
+    hand on the validation set, and on the images where averaging logits would pick
+    another class, labelled with the probability average's class: there the ensemble's
+    top-1 error must be 0 (averaging logits would give 1)."""
+    images, labels = all_of(val_data(eight_class_runs[0]))
+    images_b, labels_b = all_of(val_data(eight_class_runs[1]))
+    np.testing.assert_array_equal(images_b, images)  # the same data, different models
+    np.testing.assert_array_equal(labels_b, labels)
+    raw = [E.load_classifier(w).model.predict(images, verbose=0) for w in eight_class_runs]
+    a, b = (sharpened(w, images) for w in eight_class_runs)
+    logits = [c.model.predict(images, verbose=0) for c in (a, b)]
+    for before, after in zip(raw, logits):
+        np.testing.assert_array_equal(after.argmax(1), before.argmax(1))
+    assert np.mean(logits[0].argmax(1) != logits[1].argmax(1)) > 0.5  # different models
+    probs = (softmax(logits[0]) + softmax(logits[1])) / 2
+
+    result = E.evaluate([a, b], val_data(eight_class_runs[0]), 8)
+    assert result["images"] == 64
+    assert result["top1_error"] == pytest.approx(top_k_error(probs, labels, 1))
+    assert result["top5_error"] == pytest.approx(top_k_error(probs, labels, 5))
+    for model, lg in zip(result["models"], logits):
+        assert model["top1_error"] == pytest.approx(top_k_error(lg, labels, 1))
+        assert model["top5_error"] == pytest.approx(top_k_error(lg, labels, 5))
+    assert len(result["models"]) == 2 and "ensemble of 2" in E.table(result)
+
+    by_probs, by_logits = probs.argmax(1), ((logits[0] + logits[1]) / 2).argmax(1)
+    differ = np.flatnonzero(by_probs != by_logits)
+    assert len(differ) >= 5, "the two averages should disagree on several images"
+    chosen = tf.data.Dataset.from_tensor_slices(
+        (images[differ], by_probs[differ].astype(np.int32))).batch(5)
+    result = E.evaluate([a, b], chosen, 8)
+    assert result["images"] == len(differ)
+    assert result["top1_error"] == 0.0  # averaging logits instead: 1.0
+
+
+def test_fewer_than_five_classes_reports_top_k(trained):
+    """With 4 classes, evaluate reports top-4 (every class: error 0), not a "top-5"."""
     clf = E.load_classifier(trained)
     assert clf.wnids == ["disc", "ring", "square", "triangle"]  # tiny: the first 4 kinds
     result = E.evaluate([clf], val_data(trained), 4)
-    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in val_data(trained)])
-    images, labels = np.concatenate(images), np.concatenate(labels)
-    logits = clf.model.predict(images, verbose=0)
-    assert result["images"] == len(labels) == 16
-    assert result["top1_error"] == pytest.approx(np.mean(logits.argmax(1) != labels))
-    top4 = np.argsort(-logits, 1)[:, :4]  # 4 classes: top-k is top-4, always right
-    assert result["top4_error"] == pytest.approx(np.mean([y not in t for y, t in zip(labels, top4)]))
-    twice = E.evaluate([clf, clf], val_data(trained), 4)
-    assert twice["top1_error"] == pytest.approx(result["top1_error"])
-    assert len(twice["models"]) == 2 and "ensemble of 2" in E.table(twice)
+    assert result["images"] == 16 and "top5_error" not in result
+    assert result["top4_error"] == 0.0
 
 
 def test_ten_crop_is_the_mean_over_the_ten_crops(trained):
@@ -180,8 +280,9 @@ def test_features_are_fc7_and_neighbours_are_euclidean(trained):
 def test_figures_render(trained, tmp_path):
     from alexnet_tf.visualize import conv1_grid, make_figures
     grid = conv1_grid(E.load_classifier(trained).model)
-    # tiny: 2 towers of 4 kernels 11x11 -> one row each, separated by a white band.
-    assert grid.shape == (2 * (11 + 2) + 2, 16 * 12 + 1, 3) and grid.dtype == np.uint8
+    # tiny: 2 towers of 4 kernels 11x11 -> one row of 4 each (a row is no wider than a
+    # tower's kernels), separated by a white band.
+    assert grid.shape == (2 * (11 + 2) + 2, 4 * 12 + 1, 3) and grid.dtype == np.uint8
     paths = make_figures(E.load_classifier(trained), str(trained / "data" / "validation-*"),
                          str(trained / "classes.txt"), tmp_path, str(trained / "data" / "train-*"),
                          num=4, neighbours=3)

@@ -33,12 +33,13 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # TF's SavedModel writer logs at INFO
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}")
+    from alexnet_tf.checkpoint import CheckpointWriteError
     from alexnet_tf.train import BadData, TrainingDiverged, train
     try:
         history = train(_CONFIG.value, _WORKDIR.value)
     except TrainingDiverged as e:
         sys.exit(f"error: training diverged: {e}")
-    except BadData as e:
+    except (BadData, CheckpointWriteError) as e:
         sys.exit(f"error: {e}")
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
