@@ -9,8 +9,9 @@ error) -> restore (`alexnet_tf.checkpoint`) -> `fit`, with TensorBoard logs, and
 The workdir:
 
     DIR/checkpoints/               TF checkpoints (`alexnet_tf.checkpoint`): the two newest
-    DIR/logs/                      TensorBoard: train/ and validation/ scalars, histograms,
-                                   images/ (the conv1 kernels, Fig. 3)
+    DIR/logs/                      TensorBoard (`alexnet_tf.monitor`), runs train/ and
+                                   validation/: scalars, weight histograms, conv1 kernels
+                                   (Fig. 3), graph, text, hyperparameters
     DIR/config.json                the run's config
     DIR/model.keras                the trained model (uint8 256x256 images -> logits)
     DIR/classes.txt                its classes (wnid and name), index = line - 1
@@ -31,9 +32,9 @@ from alexnet_tf.checkpoint import Checkpointer, Checkpoints, load_history, write
 from alexnet_tf.export import save_run
 from alexnet_tf.inputs import make_data
 from alexnet_tf.model import alexnet
+from alexnet_tf.monitor import EpochTime, tensorboard_callbacks
 from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
 from alexnet_tf.stats import load_stats
-from alexnet_tf.visualize import conv1_grid
 
 
 class TrainingDiverged(RuntimeError):
@@ -95,19 +96,6 @@ class HistoryWriter(keras.callbacks.Callback):
         self.history.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
         if self.path:
             write_json(self.path, self.history)
-
-
-class KernelImages(keras.callbacks.Callback):
-    """Writes the conv1 kernels as an image grid to TensorBoard each epoch (Fig. 3)."""
-
-    def __init__(self, log_dir):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
-
-    def on_epoch_end(self, epoch, logs=None):
-        with self.writer.as_default():
-            tf.summary.image("conv1_kernels", conv1_grid(self.model)[None], step=epoch + 1)
-        self.writer.flush()
 
 
 # ---------------------------------------------------------------------------- model
@@ -218,14 +206,11 @@ def train(config, workdir):
         schedule.state = schedule_state
     nan_guard = StopOnNaN()
     log_dir = os.path.join(out_dir, "logs")
+    tensorboard = tensorboard_callbacks(log_dir, config) if chief else []
 
     def callbacks(first_step):
-        cbs = [schedule, Throughput(config.batch_size), nan_guard,
-               HistoryWriter(history, history_path if chief else None)]
-        if chief:
-            cbs += [keras.callbacks.TensorBoard(log_dir, histogram_freq=config.histogram_freq,
-                                                write_graph=False),
-                    KernelImages(log_dir)]
+        cbs = [schedule, Throughput(config.batch_size), EpochTime(), nan_guard,
+               HistoryWriter(history, history_path if chief else None), *tensorboard]
         return cbs + [Checkpointer(checkpoints, schedule, nan_guard,
                                    config.checkpoint_every_steps, steps, first_step)]
 

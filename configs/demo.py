@@ -19,4 +19,5 @@ def get_config():
     c.epochs = 8
     c.optimizer.plateau_patience = 2
     c.checkpoint_every_steps = 10
+    c.log_every_steps = 6          # 3 points per epoch in TensorBoard
     return c

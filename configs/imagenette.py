@@ -24,4 +24,5 @@ def get_config():
     c.epochs = 30
     c.optimizer.plateau_patience = 3
     c.checkpoint_every_steps = 20
+    c.log_every_steps = 10         # about 7 points per epoch in TensorBoard
     return c

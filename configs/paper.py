@@ -65,5 +65,6 @@ def get_config():
     c.op_determinism = False           # TF op determinism (slower; the resume tests use it)
     c.checkpoint_every_steps = 1000    # plus one at the end of every epoch
     c.histogram_freq = 1               # weight histograms every N epochs (0: none)
+    c.log_every_steps = 100            # TensorBoard's step/ scalars every N steps (0: none)
     c.verbose = 1                      # Keras progress: 1 bar, 2 one line per epoch
     return c

@@ -75,3 +75,52 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkey
     _, state = checkpoint.read(latest)  # readable: the end of the first epoch (4 steps)
     assert (state["epoch"], state["step"]) == (1, 0)
     assert not (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.slow
+def test_kill_9_at_twenty_random_moments_then_resume_is_bit_identical(tmp_path):
+    """kill -9 a tiny run at 20 seeded random moments spread over a whole run's duration
+    (start-up, steps, checkpoint writes, validation, the final export); rerunning the same
+    command each time ends with the same weights, optimizer slots, random states and
+    schedule as an uninterrupted run, and a complete model.keras and SavedModel."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import keras
+    from test_train import TRAIN, TINY
+    args = [sys.executable, TRAIN, "--config", TINY, "--config.epochs=3",
+            "--config.checkpoint_every_steps=1", "--config.op_determinism=True"]
+    start = time.time()
+    subprocess.run([*args, "--workdir", str(tmp_path / "whole")], check=True,
+                   capture_output=True, timeout=600)
+    whole_seconds = time.time() - start
+    rng = random.Random(20)
+    killed, kills, runs = tmp_path / "killed", 0, 0
+    while kills < 20:
+        proc = subprocess.Popen([*args, "--workdir", str(killed)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        runs += 1
+        try:
+            proc.wait(timeout=rng.uniform(1.0, whole_seconds))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0
+        break  # the run finished between kills (unlikely: each start-up costs seconds)
+    final = subprocess.run([*args, "--workdir", str(killed)], capture_output=True, text=True,
+                           timeout=600)
+    assert final.returncode == 0, final.stderr[-2000:]
+    whole, whole_state = checkpoint.read(checkpoint.latest(str(tmp_path / "whole" / "checkpoints")))
+    got, got_state = checkpoint.read(checkpoint.latest(str(killed / "checkpoints")))
+    assert whole_state == got_state and whole.keys() == got.keys()
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], got[key], err_msg=key)
+    keras.saving.load_model(killed / "model.keras", safe_mode=True)
+    assert set(tf.saved_model.load(str(killed / "saved_model")).signatures) == {
+        "serving_default", "serve_images"}
+    print(f"{kills} kills over {runs} starts")
