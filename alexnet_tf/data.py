@@ -184,9 +184,12 @@ def _options(deterministic, shard_policy="auto"):
     # Under tf.distribute, each worker reads its own part: whole files ("file"), every
     # n-th element ("data"), or whatever works ("auto": files when there are enough).
     policies = tf.data.experimental.AutoShardPolicy
-    options.experimental_distribute.auto_shard_policy = {
-        "auto": policies.AUTO, "file": policies.FILE, "data": policies.DATA,
-        "off": policies.OFF}[shard_policy]
+    names = {"auto": policies.AUTO, "file": policies.FILE, "data": policies.DATA,
+             "off": policies.OFF}
+    if shard_policy not in names:
+        raise ValueError(f"config.data.shard_policy must be auto, file, data or off, got "
+                         f"{shard_policy!r}")
+    options.experimental_distribute.auto_shard_policy = names[shard_policy]
     return options
 
 

@@ -62,7 +62,7 @@ def get_strategy(name):
     elif name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment variable "
-                             "(see README: 'Several machines')")
+                             "(see README: Training, Strategies)")
         return tf.distribute.MultiWorkerMirroredStrategy(), None
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 

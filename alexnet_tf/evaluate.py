@@ -103,7 +103,12 @@ def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_s
     leaves out its files that are not images), `classes` a class-list file (default:
     the first model's classes.txt)."""
     models = [load_classifier(m) for m in model_paths]
-    classes = classes or next((m.wnids for m in models if m.wnids), None)
+    known = [m for m in models if m.wnids]
+    for m in known[1:]:
+        if m.wnids != known[0].wnids:
+            raise ValueError(f"{m.source} and {known[0].source} order their classes "
+                             f"differently; an ensemble averages class by class")
+    classes = classes or next((m.wnids for m in known), None)
     ds = data.read_path(data_path, classes, batch_size, skip_bad)
     num_classes = len(data.resolve_classes(classes)) if classes else len(
         data.image_tree(data_path))

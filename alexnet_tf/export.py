@@ -10,9 +10,9 @@ The SavedModel needs nothing from `alexnet_tf` to load or run (`tf.saved_model.l
 * `serve_images(images: float32 [batch, height, width, 3])`: RGB pixel values 0..255, any
   size, preprocessed the same way.
 
-Both return `top5_indices` int32 [batch, 5], `top5_wnids` and `top5_names` string
-[batch, 5], `top5_probabilities` float32 [batch, 5] and `probabilities` float32
-[batch, classes]. Empty or undecodable bytes fail with an error that says so.
+Both return `top5_indices` int32 [batch, k], `top5_wnids` and `top5_names` string
+[batch, k], `top5_probabilities` float32 [batch, k] (k = min(5, classes)) and
+`probabilities` float32 [batch, classes]. Empty or undecodable bytes fail with an error that says so.
 
 A SavedModel is a program: load one only from a source you trust (Keras `.keras` files,
 by contrast, are loaded here in Keras' safe mode, which runs no code from the file).

@@ -121,7 +121,8 @@ class LocalResponseNormalization(keras.layers.Layer):
     bfloat16 model, 73 ms this way in bfloat16; 240 ms and 89 ms in float32. The
     squares and their sums stay in the compute dtype (the band product accumulates in
     float32 inside oneDNN); `k + alpha * sum` and its power are formed in float32,
-    since in bfloat16 `2 + small` would lose most of `small`. The tests check it
+    since in bfloat16 `2 + small` would lose most of `small`. In float16, whose range
+    ends at 65504, the whole layer computes in float32. The tests check it
     against a NumPy version of the paper's formula and against
     `tf.nn.local_response_normalization`, values and gradients.
 
@@ -165,6 +166,10 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         alpha = self.alpha / self.size if self.alpha_over_size else self.alpha
+        if inputs.dtype == tf.float16:
+            # float16 overflows at 65504: squares of activations above ~256 (0..255 inputs
+            # minus the mean) would. bfloat16 has float32's range and stays as it is.
+            return tf.cast(self.call(tf.cast(inputs, tf.float32)), tf.float16)
         if not self.devices:  # one product with a block-diagonal band: no split, no concat
             band = band_matrix(inputs.shape[-1], self.size, self.towers, inputs.dtype)
             return lrn(inputs, band, self.k, alpha, self.beta)

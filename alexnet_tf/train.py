@@ -133,8 +133,8 @@ def compile_model(model, config, jit_compile):
 def _explain_data_error(error, patterns, classes):
     """Re-raises a TF error from the input pipeline as `BadData` naming the shards and
     records at fault (found by reading every record); the original error if none is."""
-    if not patterns:
-        raise error
+    if not patterns or "IteratorGetNext" not in (error.message or ""):
+        raise error  # not from the input pipeline: reading every record would not help
     print(f"\n{type(error).__name__} while training; checking the TFRecords ...")
     bad = [b for p in patterns for b in data.find_bad_records(p, classes)]
     if not bad:
@@ -152,7 +152,9 @@ def train(config, workdir):
 
     Returns the history (a list of per-epoch metric dicts, resumed epochs included).
     Raises `TrainingDiverged` if the loss becomes NaN or infinite, `BadData` if a record
-    cannot be read or decoded, `ValueError` for a bad config.
+    cannot be read or decoded, `checkpoint.CheckpointWriteError` if a checkpoint cannot be
+    written, `ValueError` for a bad config (`checkpoint.CheckpointMismatch` for a workdir
+    of another model).
     """
     o = config.optimizer
     if o.schedule not in ("plateau", "step"):

@@ -98,29 +98,29 @@ def test_kill_9_at_twenty_random_moments_then_resume_is_bit_identical(tmp_path):
                    capture_output=True, timeout=600)
     whole_seconds = time.time() - start
     rng = random.Random(20)
-    killed, kills, runs = tmp_path / "killed", 0, 0
-    while kills < 20:
-        proc = subprocess.Popen([*args, "--workdir", str(killed)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        runs += 1
-        try:
-            proc.wait(timeout=rng.uniform(1.0, whole_seconds))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-            continue
-        assert proc.returncode == 0
-        break  # the run finished between kills (unlikely: each start-up costs seconds)
-    final = subprocess.run([*args, "--workdir", str(killed)], capture_output=True, text=True,
-                           timeout=600)
-    assert final.returncode == 0, final.stderr[-2000:]
     whole, whole_state = checkpoint.read(checkpoint.latest(str(tmp_path / "whole" / "checkpoints")))
-    got, got_state = checkpoint.read(checkpoint.latest(str(killed / "checkpoints")))
-    assert whole_state == got_state and whole.keys() == got.keys()
-    for key in whole:
-        np.testing.assert_array_equal(whole[key], got[key], err_msg=key)
-    keras.saving.load_model(killed / "model.keras", safe_mode=True)
-    assert set(tf.saved_model.load(str(killed / "saved_model")).signatures) == {
-        "serving_default", "serve_images"}
-    print(f"{kills} kills over {runs} starts")
+    kills = starts = cycles = 0
+    while kills < 20:  # each cycle: a fresh workdir, killed and rerun until it finishes
+        killed = tmp_path / f"killed-{cycles}"
+        while True:
+            proc = subprocess.Popen([*args, "--workdir", str(killed)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            starts += 1
+            try:
+                proc.wait(timeout=rng.uniform(1.0, whole_seconds))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                continue
+            assert proc.returncode == 0
+            break
+        cycles += 1
+        got, got_state = checkpoint.read(checkpoint.latest(str(killed / "checkpoints")))
+        assert whole_state == got_state and whole.keys() == got.keys()
+        for key in whole:
+            np.testing.assert_array_equal(whole[key], got[key], err_msg=key)
+        keras.saving.load_model(killed / "model.keras", safe_mode=True)
+        assert set(tf.saved_model.load(str(killed / "saved_model")).signatures) == {
+            "serving_default", "serve_images"}
+    print(f"{kills} kills over {starts} starts in {cycles} runs, every one bit-identical")

@@ -106,6 +106,16 @@ def test_lrn_keeps_dtype_and_runs_in_bfloat16():
     np.testing.assert_allclose(out.numpy().astype("float32"), want, rtol=3 * 2 ** -8)
 
 
+def test_lrn_in_float16_does_not_overflow():
+    """Activations of a few hundred (0..255 pixels minus the mean) square past float16's
+    65504: the layer must compute those in float32."""
+    a = activations((1, 3, 3, 16)) * 10  # std 400
+    out = lrn_layer(dtype="mixed_float16")(tf.constant(a, tf.float16))
+    assert out.dtype == tf.float16 and np.all(np.isfinite(out.numpy()))
+    np.testing.assert_allclose(out.numpy().astype("float32"), paper_lrn(a), rtol=3e-3,
+                               atol=1e-2)
+
+
 @pytest.mark.parametrize("kwargs", [dict(size=4), dict(size=0), dict(towers=0),
                                     dict(towers=2, devices=("/CPU:0",))])
 def test_lrn_rejects_bad_arguments(kwargs):

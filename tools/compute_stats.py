@@ -5,7 +5,7 @@ training set, for mean subtraction and PCA lighting (Sec. 2, 4.1).
     python tools/compute_stats.py --records 'data/train-*' --output data/stats.npz \
         --max_images 50000     # a sample: the first 50,000 records in shard order
 
-Point a config's `stats` at the output file. Without one, configs use the published
+Point a config's `augment.stats` at the output file (`--config.augment.stats=FILE`). Without one, configs use the published
 ImageNet values (alexnet_tf.stats.PUBLISHED).
 """
 import argparse

@@ -33,14 +33,14 @@ def main(argv=None):
         sys.exit("error: --study is needed to run a study (or --report to report on one)")
 
     from alexnet_tf.report import write_report
-    from alexnet_tf.study import StudyError, run_study
+    from alexnet_tf.study import run_study
     try:
         if args.report:
             write_report(args.workdir, args.study, args.evaluate)
             print(f"report: {os.path.join(args.workdir, 'REPORT.md')}")
             return
         failed = run_study(args.study, args.workdir)
-    except StudyError as e:
+    except (ValueError, FileNotFoundError) as e:  # StudyError is a ValueError
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
         sys.exit("interrupted: re-run the same command to continue the study")
