@@ -79,10 +79,11 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkey
 
 @pytest.mark.slow
 def test_kill_9_at_twenty_random_moments_then_resume_is_bit_identical(tmp_path):
-    """kill -9 a tiny run at 20 seeded random moments spread over a whole run's duration
-    (start-up, steps, checkpoint writes, validation, the final export); rerunning the same
-    command each time ends with the same weights, optimizer slots, random states and
-    schedule as an uninterrupted run, and a complete model.keras and SavedModel."""
+    """kill -9 tiny runs at seeded random moments (each uniform over a whole run's duration:
+    start-up, steps, checkpoint writes, validation, the final export) until at least 20
+    kills; rerunning the same command each time ends every run with the same weights,
+    optimizer slots, random states and schedule as an uninterrupted run, and a complete
+    model.keras and SavedModel."""
     import random
     import signal
     import subprocess
