@@ -19,7 +19,7 @@ def main():
 
     import tensorflow as tf
 
-    from alexnet_tf.export import error_reason
+    from alexnet_tf.data import error_reason
     path = args.model
     if os.path.isdir(os.path.join(path, "saved_model")):
         path = os.path.join(path, "saved_model")
