@@ -29,6 +29,7 @@ class TrainData:
     names: list
     patterns: list
     classes: object
+    dropped: object = None  # (train, validation) `DropCounter`s with data.skip_bad_records
 
 
 def make_data(config, workdir):
@@ -64,6 +65,10 @@ def make_data(config, workdir):
                          f"folder, got {d.source!r}")
     common = dict(deterministic=d.fixed_order, shard_policy=d.shard_policy)
     batch = config.batch_size
+    if d.skip_bad_records and train_pattern is None:
+        raise ValueError(f"config.data.skip_bad_records works with TFRecords (data.source "
+                         f"tfrecord, images or generated), not data.source={d.source}")
+    dropped = (data.DropCounter(), data.DropCounter()) if d.skip_bad_records else None
     if train_pattern is not None:
         if classes is None:
             raise ValueError("config.data.classes is needed with tfrecord data (e.g. the "
@@ -71,14 +76,17 @@ def make_data(config, workdir):
         n_train = d.train_examples or count_examples(train_pattern)
         n_val = count_examples(val_pattern)
 
+        tolerant = [dict(tolerant=True, counter=c) for c in dropped] if dropped else [{}, {}]
+
         def train_epoch(epoch, skip=0):
             return data.tfrecord_dataset(train_pattern, classes, batch, training=True,
                                          shuffle_buffer=d.shuffle_buffer, seed=config.seed,
-                                         epoch=epoch, skip_batches=skip, **common)
-        # A known size: Keras then neither guesses nor warns at the end of the data.
-        val = data.tfrecord_dataset(val_pattern, classes, batch, training=False, **common
-                                    ).apply(tf.data.experimental.assert_cardinality(
-                                        -(-n_val // batch)))
+                                         epoch=epoch, skip_batches=skip, **tolerant[0],
+                                         **common)
+        val = data.tfrecord_dataset(val_pattern, classes, batch, training=False, **tolerant[1],
+                                    **common)
+        if not dropped:  # a known size: Keras then neither guesses nor warns at the end
+            val = val.apply(tf.data.experimental.assert_cardinality(-(-n_val // batch)))
         wnids, names = data.read_classes(classes)
     elif d.source == "tfds":
         import tensorflow_datasets as tfds
@@ -106,4 +114,4 @@ def make_data(config, workdir):
                          f"data has {len(wnids)} classes")
     return TrainData(train_epoch, val, n_train, wnids, names,
                      [p for p in (train_pattern, val_pattern) if p is not None],
-                     classes if train_pattern is not None else None)
+                     classes if train_pattern is not None else None, dropped)

@@ -21,6 +21,7 @@ The workdir:
 import math
 import os
 import time
+import warnings
 
 import keras
 import tensorflow as tf
@@ -82,6 +83,27 @@ class StopOnNaN(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)) and self.bad_step is None:
             self.bad_step, self.bad_epoch = batch, self.epoch
             self.model.stop_training = True
+
+
+class DroppedRecords(keras.callbacks.Callback):
+    """Adds `records_dropped` and `val_records_dropped`: the records the tolerant readers
+    (config.data.skip_bad_records) dropped since the previous epoch's end. Prefetching
+    reads ahead, so a drop near an epoch's end may be counted in the next epoch."""
+
+    def __init__(self, train_counter, val_counter):
+        super().__init__()
+        self.counters = {"records_dropped": train_counter, "val_records_dropped": val_counter}
+        self.last = {key: counter.dropped for key, counter in self.counters.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, counter in self.counters.items():
+            now = counter.dropped
+            if logs is not None:
+                logs[key] = now - self.last[key]
+            if now > self.last[key]:
+                print(f"\n{key.replace('_', ' ')}: {now - self.last[key]} unreadable "
+                      f"record(s) skipped in epoch {epoch + 1} (data.skip_bad_records)")
+            self.last[key] = now
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -176,9 +198,14 @@ def train(config, workdir):
 
     # Each worker builds generated/images data in its own folder (no race on shared disks).
     d = make_data(config, out_dir)
-    steps = config.steps_per_epoch or d.train_examples // config.batch_size
-    if steps < 1:
+    full_batches = d.train_examples // config.batch_size
+    steps = config.steps_per_epoch or full_batches
+    if full_batches < 1:
         raise ValueError(f"{d.train_examples} training images make no full batch of "
+                         f"{config.batch_size}")
+    if steps > full_batches:
+        raise ValueError(f"config.steps_per_epoch is {steps} but the {d.train_examples:,} "
+                         f"training images make only {full_batches} batches of "
                          f"{config.batch_size}")
     with strategy.scope():
         model = training_model(config, devices)
@@ -210,8 +237,10 @@ def train(config, workdir):
     log_dir = os.path.join(out_dir, "logs")
     tensorboard = tensorboard_callbacks(log_dir, config) if chief else []
 
+    dropped = [DroppedRecords(*d.dropped)] if d.dropped else []
+
     def callbacks(first_step):
-        cbs = [schedule, Throughput(config.batch_size), EpochTime(), nan_guard,
+        cbs = [schedule, Throughput(config.batch_size), EpochTime(), nan_guard, *dropped,
                HistoryWriter(history, history_path if chief else None), *tensorboard]
         return cbs + [Checkpointer(checkpoints, schedule, nan_guard,
                                    config.checkpoint_every_steps, steps, first_step)]
@@ -219,20 +248,32 @@ def train(config, workdir):
     print(f"training on {d.train_examples:,} images ({steps} steps of {config.batch_size} per epoch) "
           f"for {config.epochs} epochs; strategy {config.strategy}, jit_compile "
           f"{jit_compile}; logs in {log_dir}")
+    def epoch_data(e, skip=0):
+        # Exactly `steps` batches per epoch, so that epochs never run into each other when
+        # steps_per_epoch is less than the data's batches.
+        ds = d.epoch(e, skip)
+        if d.dropped:  # an epoch shortened by dropped records is refilled from its start
+            ds = ds.repeat(2)
+        return ds.take(steps - skip)
+
     runs = []
     if step and epoch < config.epochs:  # the rest of the interrupted epoch
-        runs.append((d.epoch(epoch, step), epoch, epoch + 1, steps - step, step))
+        runs.append((epoch_data(epoch, step), epoch, epoch + 1, steps - step, step))
         epoch += 1
     if epoch < config.epochs:
-        epochs = d.epoch(epoch)
+        epochs = epoch_data(epoch)
         for e in range(epoch + 1, config.epochs):
-            epochs = epochs.concatenate(d.epoch(e))
+            epochs = epochs.concatenate(epoch_data(e))
         runs.append((epochs, epoch, config.epochs, steps, 0))
     for ds, first, last, n_steps, first_step in runs:
         try:
-            model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=n_steps,
-                      validation_data=d.validation, callbacks=callbacks(first_step),
-                      verbose=config.verbose)
+            with warnings.catch_warnings():
+                # Our own check below explains training data that ran out; for validation
+                # read tolerantly (unknown size), Keras' warning at the pass's end is noise.
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=n_steps,
+                          validation_data=d.validation, callbacks=callbacks(first_step),
+                          verbose=config.verbose)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
             _explain_data_error(e, d.patterns, d.classes)
         if nan_guard.bad_step is not None:
@@ -240,6 +281,12 @@ def train(config, workdir):
                 f"the loss became NaN or infinite in epoch {nan_guard.bad_epoch + 1} (step "
                 f"{nan_guard.bad_step + 1} of this run's part of it); the last good checkpoint "
                 f"is kept in {checkpoints.directory} (lower config.optimizer.learning_rate)")
+        if not history or history[-1]["epoch"] + 1 < last:  # Keras stops when data ends
+            raise BadData(f"the training data ran out before the end of epoch "
+                          f"{(history[-1]['epoch'] + 2) if history else first + 1} (expected "
+                          f"{steps} batches of {config.batch_size} per epoch: check "
+                          f"config.data.train_examples and steps_per_epoch, or the records "
+                          f"dropped by data.skip_bad_records)")
 
     if chief:
         save_run(out_dir, model, d.wnids, d.names)

@@ -28,6 +28,9 @@ def get_config():
     c.data.shuffle_buffer = 10_000     # serialized records
     c.data.shard_policy = "auto"       # tf.distribute auto-sharding: auto, file, data, off
     c.data.fixed_order = True          # each epoch's order fixed by the seed (exact resume)
+    # TFRecords only: drop records that cannot be read or decoded, counted per epoch in the
+    # history (records_dropped, val_records_dropped), instead of stopping the run.
+    c.data.skip_bad_records = False
     c.data.generated = ml_collections.ConfigDict(
         dict(classes=8, train_per_class=200, val_per_class=50, seed=0))
 

@@ -125,3 +125,57 @@ def test_kill_9_at_twenty_random_moments_then_resume_is_bit_identical(tmp_path):
         assert set(tf.saved_model.load(str(killed / "saved_model")).signatures) == {
             "serving_default", "serve_images"}
     print(f"{kills} kills over {starts} starts in {cycles} runs, every one bit-identical")
+
+
+def corrupt_record(shard, index):
+    """Rewrites `shard` with record `index`'s JPEG bytes broken (the framing stays valid)."""
+    records = [r.numpy() for r in tf.data.TFRecordDataset(shard)]
+    example = tf.train.Example.FromString(records[index])
+    example.features.feature["image/encoded"].bytes_list.value[0] = b"\xff\xd8\xff broken"
+    records[index] = example.SerializeToString()
+    with tf.io.TFRecordWriter(shard) as w:
+        for r in records:
+            w.write(r)
+
+
+def test_skip_bad_records_finishes_and_counts_the_dropped_records(run, tmp_path):
+    """Tolerant reading (data.skip_bad_records): a broken record in a training shard and
+    one in a validation shard; the run finishes every epoch's steps and its history says
+    what was dropped."""
+    shutil.copytree(run / "data", tmp_path / "data")
+    corrupt_record(sorted(glob.glob(str(tmp_path / "data" / "train-*")))[0], 2)
+    corrupt_record(sorted(glob.glob(str(tmp_path / "data" / "validation-*")))[0], 1)
+    config = tiny_config(**{"data.source": "tfrecord", "data.skip_bad_records": True,
+                            "data.train": str(tmp_path / "data" / "train-*"),
+                            "data.validation": str(tmp_path / "data" / "validation-*"),
+                            "data.classes": str(tmp_path / "data" / "train.classes.txt")})
+    history = T.train(config, str(tmp_path / "run"))
+    assert [h["epoch"] for h in history] == [0, 1]
+    # The validation pass reads every record once per epoch; training reads the bad
+    # record at least once over the run (prefetching may count it in either epoch).
+    assert [h["val_records_dropped"] for h in history] == [1, 1]
+    assert sum(h["records_dropped"] for h in history) >= 1
+    saved = T.load_history(str(tmp_path / "run" / "history.json"), 2)
+    assert saved[-1]["val_records_dropped"] == 1
+
+
+def test_fewer_steps_than_the_data_keep_epochs_apart(tmp_path):
+    """With steps_per_epoch below the data's batches, epoch 2 starts at its own first
+    batch: a run stopped after epoch 1 and resumed ends with the same weights as one
+    that ran both epochs at once (before, the uninterrupted run's epoch 2 took up the
+    batches epoch 1 left over)."""
+    overrides = {"steps_per_epoch": 2, "op_determinism": True, "checkpoint_every_steps": 100}
+    T.train(tiny_config(epochs=2, **overrides), str(tmp_path / "whole"))
+    T.train(tiny_config(epochs=1, **overrides), str(tmp_path / "split"))
+    T.train(tiny_config(epochs=2, **overrides), str(tmp_path / "split"))
+    whole, whole_state = checkpoint.read(checkpoint.latest(str(tmp_path / "whole" / "checkpoints")))
+    split, split_state = checkpoint.read(checkpoint.latest(str(tmp_path / "split" / "checkpoints")))
+    assert whole_state == split_state
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], split[key], err_msg=key)
+
+
+def test_more_steps_than_the_data_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"steps_per_epoch is 9 but the 32 training images "
+                                         r"make only 4 batches of 8"):
+        T.train(tiny_config(steps_per_epoch=9), str(tmp_path))
