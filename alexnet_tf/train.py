@@ -32,7 +32,7 @@ from alexnet_tf.classifier import Classifier
 from alexnet_tf.checkpoint import Checkpointer, Checkpoints, load_history, write_json
 from alexnet_tf.export import save_run
 from alexnet_tf.inputs import make_data
-from alexnet_tf.model import alexnet
+from alexnet_tf.model import alexnet, fig1_net
 from alexnet_tf.monitor import EpochTime, tensorboard_callbacks
 from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
 from alexnet_tf.stats import load_stats
@@ -124,14 +124,19 @@ class HistoryWriter(keras.callbacks.Callback):
 
 def training_model(config, devices=None):
     """The `Classifier` of a config: `PaperAugmentation` per `config.augment` ->
-    `alexnet(**config.model)`."""
+    `alexnet(**config.model)` (or `fig1_net(**config.model)` with `config.net="fig1"`)."""
     a = config.augment
     stats = load_stats(a.stats)
     if a.per_pixel_mean and "mean_image" not in stats:
         raise ValueError("config.augment.per_pixel_mean needs a stats file with a mean image "
                          "(tools/compute_stats.py)")
     mean = stats["mean_image"] if a.per_pixel_mean else stats["mean_rgb"]
-    net = alexnet(devices=devices, **config.model)
+    if config.net == "alexnet":
+        net = alexnet(devices=devices, **config.model)
+    elif config.net == "fig1":  # the small net of the paper's Fig. 1 (no towers)
+        net = fig1_net(**config.model)
+    else:
+        raise ValueError(f"config.net must be 'alexnet' or 'fig1', got {config.net!r}")
     preprocess = PaperAugmentation(mean, stats["eigvals"], stats["eigvecs"],
                                    crop=net.input_shape[1],
                                    lighting_std=a.lighting_std if a.enabled else 0.0,

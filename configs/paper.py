@@ -34,7 +34,8 @@ def get_config():
     c.data.generated = ml_collections.ConfigDict(
         dict(classes=8, train_per_class=200, val_per_class=50, seed=0))
 
-    c.model = ml_collections.ConfigDict(dict(   # alexnet_tf.alexnet keyword arguments
+    c.net = "alexnet"                  # or "fig1": alexnet_tf.model.fig1_net (configs/fig1.py)
+    c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
         num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
         dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096))
 
