@@ -11,8 +11,21 @@ The SavedModel needs nothing from `alexnet_tf` to load or run (`tf.saved_model.l
   size, preprocessed the same way.
 
 Both return `top5_indices` int32 [batch, k], `top5_wnids` and `top5_names` string
-[batch, k], `top5_probabilities` float32 [batch, k] (k = min(5, classes)) and
-`probabilities` float32 [batch, classes]. Empty or undecodable bytes fail with an error that says so.
+[batch, k], `top5_probabilities` float32 [batch, k] (k = min(5, classes)),
+`probabilities` float32 [batch, classes], and per image `status` int32 [batch] and
+`error` string [batch]:
+
+    status  error
+    0       ""                                  served
+    1       "image bytes are empty"
+    2       "not a JPEG, PNG, GIF or BMP image" (by its first bytes, `IMAGE_SIGNATURES`)
+    3       "could not be decoded (corrupt or truncated image data)"
+
+A bad image does not fail its batch: the others are served as if sent alone, and its own
+row is marked: `probabilities` and `top5_probabilities` all 0, `top5_indices` -1,
+`top5_wnids` and `top5_names` "". Every decoding error is caught, in the graph (a tf.data
+pipeline's `ignore_errors`, no Python). `serve_images` takes pixels, which are never bad:
+its `status` is always 0 (the outputs are the same so that one client reads both).
 
 A SavedModel is a program: load one only from a source you trust (Keras `.keras` files,
 by contrast, are loaded here in Keras' safe mode, which runs no code from the file).
@@ -31,25 +44,55 @@ import keras
 import tensorflow as tf
 
 from alexnet_tf import classifier, data
-from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, error_reason, resize_and_crop
+from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, resize_and_crop
 from alexnet_tf.distribute import compute_path
 
 MODEL, CLASSES, SAVED_MODEL = "model.keras", "classes.txt", "saved_model"
 
 
-def _decode_checked(encoded):
-    empty = tf.debugging.Assert(tf.strings.length(encoded) > 0, ["image bytes are empty"])
-    known = tf.reduce_any([tf.strings.substr(encoded, 0, len(signature)) == signature
+# `serving_default`'s per-image `status` codes; `error` is ERRORS[status].
+OK, EMPTY, NOT_AN_IMAGE, UNDECODABLE = 0, 1, 2, 3
+ERRORS = ("", "image bytes are empty", "not a JPEG, PNG, GIF or BMP image",
+          "could not be decoded (corrupt or truncated image data)")
+
+
+def _decode_each(images):
+    """Decodes, resizes and crops each of `images` (string [n]) that can be. Returns the
+    uint8 [m, 256, 256, 3] images that decoded, their int32 [m] positions in `images`,
+    and the int32 [n] status of every image (`OK` or why not). Never raises for a bad
+    image."""
+    n = tf.shape(images)[0]
+    known = tf.reduce_any([tf.strings.substr(images, 0, len(signature)) == signature
                            for signatures in IMAGE_SIGNATURES.values()
-                           for signature in signatures])
-    with tf.control_dependencies([empty]):
-        not_image = tf.debugging.Assert(
-            known, ["not a JPEG, PNG, GIF or BMP image; first bytes:",
-                    tf.strings.substr(encoded, 0, 8)])
-    with tf.control_dependencies([not_image]):  # checks first, then the decoder's errors
+                           for signature in signatures], axis=0)
+    status = tf.where(tf.strings.length(images) == 0, EMPTY,
+                      tf.where(known, OK, NOT_AN_IMAGE))
+    candidates = tf.cast(tf.where(status == OK)[:, 0], tf.int32)
+
+    def decode(index, encoded):
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    return resize_and_crop(image, IMAGE_SIZE)
+        image.set_shape([None, None, 3])
+        return index, resize_and_crop(image, IMAGE_SIZE)
+
+    # No graph op can catch another op's error, and a file with a valid signature can
+    # still be truncated or corrupt (the decoders raise on it). A tf.data pipeline can:
+    # `ignore_errors` drops the elements whose decoding raised, and the positions carried
+    # along tell which ones did. Pure graph ops (no Python), so the SavedModel still
+    # loads and serves without alexnet_tf.
+    options = tf.data.Options()
+    # A pipeline per request: its tuning thread would only log its cancellation.
+    options.autotune.enabled = False
+    decoded = (tf.data.Dataset.from_tensor_slices((candidates, tf.gather(images, candidates)))
+               .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+               .ignore_errors()
+               .batch(tf.cast(tf.maximum(n, 1), tf.int64))  # one batch, or none
+               .with_options(options))
+    index, batch = decoded.reduce(
+        (tf.zeros([0], tf.int32), tf.zeros([0, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)),
+        lambda state, b: (tf.concat([state[0], b[0]], 0), tf.concat([state[1], b[1]], 0)))
+    decoded_mask = tf.scatter_nd(index[:, None], tf.ones_like(index), [n]) > 0
+    status = tf.where((status == OK) & ~decoded_mask, UNDECODABLE, status)
+    return batch, index, status
 
 
 def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision="auto"):
@@ -67,29 +110,42 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision
     if model.num_classes != len(wnids):
         raise ValueError(f"the model has {model.num_classes} classes but {len(wnids)} "
                          f"class names were given")
-    wnid_table = tf.constant(list(wnids))
-    name_table = tf.constant(names)
+    # Index -1 (an image that was not served) looks up "" in front of the classes.
+    wnid_table = tf.constant([""] + list(wnids))
+    name_table = tf.constant([""] + names)
+    error_table = tf.constant(ERRORS)
     k = min(5, len(wnids))
 
-    def classify(images_256):  # uint8 [batch, 256, 256, 3]
-        probs = model.probabilities(images_256, ten_crop)
+    def outputs(probs, status):  # float32 [batch, classes] (zeros where status != OK)
         top = tf.math.top_k(probs, k)
-        return {"top5_indices": top.indices, "top5_wnids": tf.gather(wnid_table, top.indices),
-                "top5_names": tf.gather(name_table, top.indices),
-                "top5_probabilities": top.values, "probabilities": probs}
+        served = (status == OK)[:, None]
+        indices = tf.where(served, top.indices, -1)
+        return {"top5_indices": indices, "top5_wnids": tf.gather(wnid_table, indices + 1),
+                "top5_names": tf.gather(name_table, indices + 1),
+                "top5_probabilities": tf.where(served, top.values, 0.0),
+                "probabilities": probs, "status": status,
+                "error": tf.gather(error_table, status)}
 
     def serve_bytes(images):
-        batch = tf.map_fn(_decode_checked, images,
-                          fn_output_signature=tf.TensorSpec([IMAGE_SIZE, IMAGE_SIZE, 3],
-                                                            tf.uint8))
-        return classify(batch)
+        batch, index, status = _decode_each(images)
+        no_probs = tf.zeros([tf.shape(images)[0], len(wnids)])
+        # The network sees the images that decoded only, and none if none did (its
+        # grouped convolutions fail on an empty batch).
+        probs = tf.cond(tf.size(index) > 0,
+                        lambda: tf.tensor_scatter_nd_update(
+                            no_probs, index[:, None], model.probabilities(batch, ten_crop)),
+                        lambda: no_probs)
+        return outputs(probs, status)
 
     def serve_images(images):
         rgb = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
         batch = tf.map_fn(lambda im: resize_and_crop(im, IMAGE_SIZE), rgb,
                           fn_output_signature=tf.TensorSpec([IMAGE_SIZE, IMAGE_SIZE, 3],
                                                             tf.uint8))
-        return classify(batch)
+        # Pixels cannot be undecodable: every image is served, status OK (the outputs
+        # are serving_default's, so one client code reads both).
+        return outputs(model.probabilities(batch, ten_crop),
+                       tf.fill([tf.shape(images)[0]], OK))
 
     archive = keras.export.ExportArchive()
     archive.track(model)

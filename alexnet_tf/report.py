@@ -7,6 +7,9 @@
                           the centre and 10-crop errors of every finished model
     WORKDIR/curves.png    training and validation top-1 error per epoch: mean over seeds,
                           min-max band, one line per variant
+    WORKDIR/fig1.png      with a study's `speedup`: the paper's Fig. 1, training error of
+                          the fast (solid) and slow (dashed) variant, each seed; and in
+                          REPORT.md the ratio of their epochs to the threshold, seed by seed
 
 Differences are in the final validation top-1 error, variant minus baseline, with Welch's
 t-interval over seeds (unequal variances, not paired by seed: the same seed gives two
@@ -190,6 +193,36 @@ def differences(spec, results):
     return out
 
 
+def mean_interval(values, level=0.95):
+    """The mean of `values` and its one-sample t-interval: `(mean, low, high)`; the
+    interval is None with fewer than 2 values."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, None, None
+    half = t_quantile(0.5 + level / 2, len(values) - 1) * statistics.stdev(values) \
+        / math.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def speedups(spec, results):
+    """Per seed that both `speedup` variants finished: the epochs each took to the
+    threshold and their ratio, slow / fast ({seed: (slow, fast, ratio)}, an epoch or the
+    ratio None where a run never reached the threshold); and the ratios' mean and 95 %
+    t-interval over the seeds where both reached it. None without `speedup`."""
+    s = spec.get("speedup")
+    if not s:
+        return None
+    slow, fast = results[s["slow"]]["runs"], results[s["fast"]]["runs"]
+    seeds = {}
+    for seed in sorted(set(slow) & set(fast)):
+        a, b = slow[seed]["epochs_to_threshold"], fast[seed]["epochs_to_threshold"]
+        seeds[seed] = (a, b, a / b if a is not None and b is not None else None)
+    ratios = [r for _, _, r in seeds.values() if r is not None]
+    mean, low, high = mean_interval(ratios) if ratios else (None, None, None)
+    return {"seeds": seeds, "mean": mean, "low": low, "high": high, "n": len(ratios),
+            "paper": s.get("paper")}
+
+
 def evaluate_run(directory, data_path):
     """Centre and 10-crop top-1/top-5 error of a finished run's model.keras on `data_path`,
     kept in the run's evaluation.json until the model or the data path changes."""
@@ -268,6 +301,52 @@ def curves_figure(spec, results, path):
     plt.close(fig)
 
 
+def fig1_figure(spec, results, path):
+    """fig1.png: the paper's Fig. 1, training top-1 error against epochs of the
+    `speedup` variants, the fast one solid and the slow one dashed, one line per seed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for role, style, color in (("fast", "-", "tab:blue"), ("slow", "--", "tab:red")):
+        variant = spec["speedup"][role]
+        for i, h in enumerate(results[variant]["histories"]):
+            ax.plot([e["epoch"] + 1 for e in h], [e["top1_error"] for e in h], style,
+                    color=color, alpha=0.8, label=variant if i == 0 else None)
+    ax.axhline(spec["threshold"], color="gray", linewidth=1)
+    ax.set(xlabel="epochs", ylabel="training top-1 error", ylim=(0, 1),
+           title=f"Fig. 1: epochs to {100 * spec['threshold']:g} % training error")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _speedup_section(spec, speed):
+    s = spec["speedup"]
+    threshold = f"{100 * spec['threshold']:g} %"
+    lines = ["![Fig. 1](fig1.png)", "",
+             f"Epochs of training until the training top-1 error first reaches {threshold} "
+             f"(linear interpolation between epochs), `{s['slow']}` against `{s['fast']}`, "
+             f"seed by seed; the ratio is slow / fast.", "",
+             f"| seed | {s['slow']} | {s['fast']} | ratio |", "| --- | --- | --- | --- |"]
+    for seed, (a, b, r) in speed["seeds"].items():
+        cells = ["not reached" if v is None else f"{v:.2f}" for v in (a, b)]
+        lines.append(f"| {seed} | {cells[0]} | {cells[1]} | "
+                     f"{'–' if r is None else f'{r:.2f}x'} |")
+    if speed["mean"] is None:
+        lines += ["", "No seed has both runs reaching the threshold: no ratio yet."]
+    else:
+        ratios = [r for _, _, r in speed["seeds"].values() if r is not None]
+        interval = ("" if speed["low"] is None else
+                    f", 95 % t-interval [{speed['low']:.2f}x, {speed['high']:.2f}x]")
+        lines += ["", f"Mean ratio {speed['mean']:.2f}x over {speed['n']} seeds (range "
+                      f"{min(ratios):.2f}x to {max(ratios):.2f}x{interval})"
+                      + (f"; the paper: {speed['paper']:g}x." if speed["paper"] else ".")]
+    return lines + [""]
+
+
 def _variant_table(variant, result, spec, top5):
     overrides = {**spec["overrides"], **spec["variants"][variant]}
     lines = [f"### {variant}", "",
@@ -338,7 +417,7 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
     of WORKDIR/study.json, or of `study_file` (checked to match the runs; its paper numbers,
     threshold and seeds are used). With `evaluate`, also the centre and 10-crop errors of
     every finished run (`evaluate_run`). Returns the numbers: {"results", "differences",
-    "evaluation", "unfinished"}."""
+    "speedup", "evaluation", "unfinished"}."""
     saved = S.read_json(os.path.join(workdir, "study.json")) if os.path.isdir(workdir) else None
     if saved is None:
         raise S.StudyError(f"--workdir {workdir} has no study.json: not a study folder")
@@ -348,6 +427,7 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
         S.check_runs(S.plan(spec, workdir))
     results, unfinished = collect(spec, workdir)
     diffs = differences(spec, results)
+    speed = speedups(spec, results)
     evaluation = None
     if evaluate:
         evaluation = {}
@@ -359,6 +439,8 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
                     directory, validation_data(spec, directory))
 
     curves_figure(spec, results, os.path.join(workdir, "curves.png"))
+    if speed is not None:
+        fig1_figure(spec, results, os.path.join(workdir, "fig1.png"))
     top5 = any(r["final_val_top5"] is not None for res in results.values()
                for r in res["runs"].values())
     finished = sum(len(r["runs"]) for r in results.values())
@@ -380,9 +462,11 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               "## Runs", ""]
     for variant, result in results.items():
         lines += _variant_table(variant, result, spec, top5)
+    if speed is not None:
+        lines += ["## Speed-up to the threshold (Fig. 1)", ""] + _speedup_section(spec, speed)
     lines += ["## Differences to the baseline", ""] + _differences_table(spec, diffs)
     if evaluation:
         lines += ["## Centre and 10-crop evaluation", ""] + _evaluation_table(evaluation)
     S.write_text(os.path.join(workdir, "REPORT.md"), "\n".join(lines) + "\n")
-    return {"results": results, "differences": diffs, "evaluation": evaluation,
-            "unfinished": unfinished}
+    return {"results": results, "differences": diffs, "speedup": speed,
+            "evaluation": evaluation, "unfinished": unfinished}

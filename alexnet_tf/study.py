@@ -13,6 +13,9 @@ ml_collections ConfigDict) with these fields:
     paper_effects   optional, {variant: {"top1": 0.014, "text": "..."}}: the paper's change of
                     the final top-1 error, variant minus baseline, as a fraction
     threshold       optional, the training top-1 error of "epochs to reach it" (Fig. 1: 0.25)
+    speedup         optional, {"slow": variant, "fast": variant, "paper": 6.0}: the report
+                    gives the ratio of their epochs to the threshold, seed by seed, against
+                    the paper's (Fig. 1: tanh needs six times the epochs of ReLU), and fig1.png
     validation_data optional, what `--evaluate` reads (default: each run's validation data)
     description     optional, one line for the report
 
@@ -61,7 +64,7 @@ CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with t
 # The runs go through the training tool, which is in the repository beside the package.
 TRAIN_TOOL = os.path.join(os.path.dirname(CONFIGS), "tools", "train.py")
 STUDY_FIELDS = ("base", "variants", "seeds", "overrides", "baseline", "paper_effects",
-                "threshold", "validation_data", "description")
+                "threshold", "speedup", "validation_data", "description")
 RECORD_EVERY = 10  # seconds: how much wall time a kill -9 can lose from a run's record
 
 
@@ -195,10 +198,17 @@ def load_study(study_file):
                              f"give 'top1' as a number (variant minus baseline)")
     if not isinstance(raw.get("threshold", 0.25), numbers.Real):
         raise StudyError(f"{study_file}: threshold must be a number (a training top-1 error)")
+    speedup = raw.get("speedup")
+    if speedup is not None and not (
+            isinstance(speedup, dict) and set(speedup) <= {"slow", "fast", "paper"}
+            and speedup.get("slow") in variants and speedup.get("fast") in variants
+            and isinstance(speedup.get("paper", 1.0), numbers.Real)):
+        raise StudyError(f"{study_file}: speedup must be {{'slow': variant, 'fast': variant, "
+                         f"'paper': number}}, got {speedup!r}")
     return _jsonable(dict(
         study=os.path.abspath(study_file), description=raw.get("description", ""), base=base,
         overrides=common, variants=variants, seeds=seeds, baseline=baseline,
-        paper_effects=paper, threshold=float(raw.get("threshold", 0.25)),
+        paper_effects=paper, threshold=float(raw.get("threshold", 0.25)), speedup=speedup,
         validation_data=raw.get("validation_data"), epochs=epochs))
 
 

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from alexnet_tf import alexnet, parameter_counts
 from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
@@ -158,3 +159,19 @@ def test_describe_lists_every_layer_and_the_total(paper_model):
     conv2 = next(line for line in lines if line.startswith("conv2 "))
     assert conv2.split() == ["conv2", "TowerConv2D", "27x27x256", "307,456"]
     assert lines[-1].split() == ["total", "60,965,224"]
+
+
+def test_fig1_net_is_the_four_layer_net_at_32_pixels():
+    from alexnet_tf.model import fig1_net
+    net = fig1_net()
+    assert [n for n, _ in parameter_counts(net)] == ["conv1", "conv2", "conv3", "fc4"]
+    assert net.count_params() == 89_578
+    assert net.get_layer("pool3").output.shape[1:] == (4, 4, 64)
+    # The 8x8 box average is area downsampling 256 -> 32.
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 256, 256, 3)).astype("float32")
+    area = tf.image.resize(images, (32, 32), method="area")
+    inner = keras.Model(net.input, net.get_layer("downsample").output)
+    np.testing.assert_allclose(inner(images), area, atol=1e-6)
+    assert fig1_net(activation="tanh").get_layer("conv2").activation.__name__ == "tanh"
+    with pytest.raises(ValueError, match="`activation` must be 'relu' or 'tanh', got 'elu'"):
+        fig1_net(activation="elu")

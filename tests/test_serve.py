@@ -1,4 +1,5 @@
 """Evaluation (centre, 10-crop, ensembles), SavedModel export and serving, predict tool."""
+import importlib.util
 import io
 import json
 import os
@@ -207,12 +208,108 @@ def test_saved_model_serves_image_bytes_in_a_fresh_process(trained, tmp_path):
         assert out["top5_wnids"][i] == [clf.wnids[j] for j in out["top5_indices"][i]]
 
 
-@pytest.mark.parametrize("payload,message", [(b"", "image bytes are empty"),
-                                             (b"hello there", "not a JPEG, PNG, GIF or BMP")])
-def test_bad_bytes_give_a_clear_error(trained, payload, message):
+UNDECODABLE = "could not be decoded (corrupt or truncated image data)"
+
+
+def good_and_bad_images():
+    """[good JPEG, empty, text, good PNG, truncated JPEG] and the `error` each should get."""
+    rng = np.random.default_rng(1)
+    good_jpeg = jpeg(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    good_png = jpeg(rng.integers(0, 256, (90, 70, 3), dtype=np.uint8), "PNG")
+    truncated = good_jpeg[:len(good_jpeg) // 2]  # its JPEG signature intact
+    return ([good_jpeg, b"", b"hello there", good_png, truncated],
+            ["", "image bytes are empty", "not a JPEG, PNG, GIF or BMP image", "", UNDECODABLE])
+
+
+def test_bad_images_get_a_status_and_do_not_fail_the_batch(trained):
     serve = tf.saved_model.load(str(trained / "saved_model")).signatures["serving_default"]
-    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        serve(images=tf.constant([payload]))
+    images, errors = good_and_bad_images()
+    out = {k: v.numpy() for k, v in serve(images=tf.constant(images)).items()}
+    assert out["status"].tolist() == [0, 1, 2, 0, 3]
+    assert [e.decode() for e in out["error"]] == errors
+    for i in (0, 3):  # the good ones: what they get when served alone
+        alone = serve(images=tf.constant([images[i]]))
+        assert alone["status"].numpy().tolist() == [0]
+        np.testing.assert_allclose(out["probabilities"][i], alone["probabilities"][0],
+                                   rtol=1e-5, atol=1e-6)
+        assert out["probabilities"][i].sum() == pytest.approx(1, abs=1e-5)
+        np.testing.assert_array_equal(out["top5_indices"][i], alone["top5_indices"][0])
+        np.testing.assert_array_equal(out["top5_wnids"][i], alone["top5_wnids"][0])
+    for i in (1, 2, 4):  # the bad ones: marked as not served
+        assert not out["probabilities"][i].any() and not out["top5_probabilities"][i].any()
+        assert out["top5_indices"][i].tolist() == [-1] * 4
+        assert set(out["top5_wnids"][i]) == set(out["top5_names"][i]) == {b""}
+    # Nothing to serve: statuses still, no error.
+    assert serve(images=tf.constant(images[1:3] + images[4:]))["status"].numpy().tolist() == [
+        1, 2, 3]
+    assert serve(images=tf.constant([], tf.string))["status"].shape == (0,)
+
+
+def predict_tool():
+    spec = importlib.util.spec_from_file_location("predict_tool",
+                                                  os.path.join(ROOT, "tools", "predict.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_predict_reports_bad_files_and_prints_the_good_ones(trained, tmp_path):
+    images, _ = good_and_bad_images()
+    files = {name: tmp_path / name for name in ("a.jpg", "trunc.jpg", "empty.png", "missing.jpg",
+                                                "b.png")}
+    for name, payload in (("a.jpg", images[0]), ("trunc.jpg", images[4]), ("empty.png", b""),
+                          ("b.png", images[3])):
+        files[name].write_bytes(payload)
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "predict.py"), "--model",
+                          str(trained), *map(str, files.values())], capture_output=True,
+                         text=True)
+    assert run.returncode == 1, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert [lines[0], lines[5]] == [str(files["a.jpg"]), str(files["b.png"])] and len(lines) == 10
+    assert all("%" in line for line in lines[1:5] + lines[6:])  # 4 classes each
+    assert [line for line in run.stderr.splitlines() if ": error: " in line] == [
+        f"{files['missing.jpg']}: error: cannot read: No such file or directory",
+        f"{files['trunc.jpg']}: error: {UNDECODABLE}",
+        f"{files['empty.png']}: error: image bytes are empty"]
+
+
+def test_predict_sends_one_batch_and_still_reads_older_saved_models(trained):
+    """One call for all images; a SavedModel exported before `status` (there a bad image
+    fails the whole batch) gets one call per image instead."""
+    predict = predict_tool()
+    serve = tf.saved_model.load(str(trained / "saved_model")).signatures["serving_default"]
+    images, errors = good_and_bad_images()
+    calls = []
+
+    class Counted:
+        structured_outputs = serve.structured_outputs
+
+        def __call__(self, images):
+            calls.append(len(images))
+            return serve(images=images)
+
+    class Older:
+        structured_outputs = {k: v for k, v in serve.structured_outputs.items()
+                              if k not in ("status", "error")}
+
+        def __call__(self, images):
+            calls.append(len(images))
+            if any(len(e) == 0 for e in images.numpy()):
+                raise tf.errors.InvalidArgumentError(
+                    None, None, "assertion failed: [image bytes are empty]")
+            return {k: v for k, v in serve(images=images).items()
+                    if k in self.structured_outputs}
+
+    got = predict.classify(Counted(), images)
+    assert calls == [5] and [e or "" for e, _ in got] == errors
+    assert [len(rows) for _, rows in got] == [4, 0, 0, 4, 0]
+    calls.clear()
+    older = predict.classify(Older(), images[:2] + images[3:4])
+    assert calls == [1, 1, 1] and [e for e, _ in older] == [None, "image bytes are empty", None]
+    for (_, alone), (_, batched) in ((older[0], got[0]), (older[2], got[3])):
+        assert [row[1:] for row in alone] == [row[1:] for row in batched]  # wnid, name
+        np.testing.assert_allclose([row[0] for row in alone], [row[0] for row in batched],
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_saved_model_cli_and_float_signature(trained, tmp_path):
@@ -230,6 +327,8 @@ def test_saved_model_cli_and_float_signature(trained, tmp_path):
     serve = tf.saved_model.load(str(trained / "saved_model")).signatures["serve_images"]
     out = serve(images=tf.zeros((2, 200, 150, 3)))
     assert out["top5_probabilities"].shape == (2, 4)
+    assert out["status"].numpy().tolist() == [0, 0]  # serving_default's outputs
+    assert out["error"].numpy().tolist() == [b"", b""]
 
 
 def test_export_predict_and_evaluate_tools(trained, tmp_path):

@@ -9,6 +9,7 @@ import math
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -358,3 +359,44 @@ def test_first_crossing_interpolates_between_points():
     assert R.first_crossing([1, 2], [0.2, 0.1], 0.25) == 1  # nothing known before the first
     history = [{"epoch": e, "top1_error": v} for e, v in enumerate(curve)]
     assert R.epochs_to_error(history, 0.25) == pytest.approx(2 + 0.25 / 0.3)
+
+
+def test_speedup_ratios_match_a_hand_computation(tmp_path):
+    """Fig. 1's measure: epochs to 25 % training error, slow / fast, seed by seed; the mean
+    ratio's t-interval; a seed whose slow run never gets there has no ratio."""
+    path = tmp_path / "fig1.py"
+    path.write_text(
+        "def get_study():\n"
+        "    return dict(base='tiny.py', overrides={'epochs': 4}, seeds=[0, 1, 2],\n"
+        "                variants={'relu': {}, 'tanh': {'model.activation': 'tanh'}},\n"
+        "                baseline='relu', threshold=0.25,\n"
+        "                speedup={'slow': 'tanh', 'fast': 'relu', 'paper': 6})\n")
+    workdir = tmp_path / "study"
+    S.prepare_workdir(S.load_study(str(path)), str(workdir)).close()
+    curves = {("relu", 0): [0.5, 0.25, 0.1, 0.1],   # reaches 25 % at epoch 2
+              ("relu", 1): [0.35, 0.15, 0.1, 0.1],  # 1 + 0.10 / 0.20 = 1.5
+              ("relu", 2): [0.45, 0.05, 0.0, 0.0],  # 1 + 0.20 / 0.40 = 1.5
+              ("tanh", 0): [0.9, 0.7, 0.5, 0.2],    # 3 + 0.25 / 0.30
+              ("tanh", 1): [0.9, 0.6, 0.4, 0.25],   # 4
+              ("tanh", 2): [0.9, 0.8, 0.7, 0.6]}    # never
+    for (variant, seed), train in curves.items():
+        d = workdir / variant / f"seed-{seed}"
+        d.mkdir(parents=True)
+        (d / "history.json").write_text(json.dumps([
+            {"epoch": e, "top1_error": t, "val_top1_error": 0.5} for e, t in enumerate(train)]))
+        (d / "model.keras").write_text("")
+        (d / "study_run.json").write_text(json.dumps({"attempts": [{"seconds": 1.0,
+                                                                      "exit_code": 0}]}))
+    speed = R.write_report(str(workdir))["speedup"]
+    slow0 = 3 + 0.25 / 0.3
+    assert speed["seeds"][0] == pytest.approx((slow0, 2, slow0 / 2))
+    assert speed["seeds"][1] == pytest.approx((4, 1.5, 4 / 1.5))
+    assert speed["seeds"][2][0] is None and speed["seeds"][2][2] is None
+    ratios = [slow0 / 2, 4 / 1.5]
+    half = 12.706205 * statistics.stdev(ratios) / math.sqrt(2)  # t_{0.975, 1}
+    assert (speed["mean"], speed["low"], speed["high"]) == pytest.approx(
+        (statistics.fmean(ratios), statistics.fmean(ratios) - half,
+         statistics.fmean(ratios) + half), abs=1e-6)
+    text = (workdir / "REPORT.md").read_text()
+    assert "| 2 | not reached | 1.50 | – |" in text and "the paper: 6x." in text
+    assert (workdir / "fig1.png").read_bytes()[:4] == b"\x89PNG"

@@ -2,12 +2,51 @@
 training workdir's saved_model/).
 
     python tools/predict.py --model runs/demo/saved_model photo.jpg other.png
+
+All readable files go to the model in one batch. A file that cannot be read, or that the
+model reports bad (its per-image `status`: empty, not an image, undecodable), gets one
+error line naming it on stderr; the other files' predictions are printed all the same.
+Exit status 1 if any file failed.
 """
 import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def classify(serve, encoded):
+    """`(error, top5 rows)` per image of `encoded`: error None and the rows
+    `(probability, wnid, name)` for a served image, else the reason and no rows."""
+    import tensorflow as tf
+
+    from alexnet_tf.data import error_reason
+    if "status" not in serve.structured_outputs:
+        # Exported before per-image status: there one bad image fails its whole batch,
+        # so each image goes alone to tell which ones are bad.
+        results = []
+        for one in encoded:
+            try:
+                results.extend(classify_batch(serve, [one]))
+            except tf.errors.InvalidArgumentError as e:
+                results.append((error_reason(e), []))
+        return results
+    return classify_batch(serve, encoded)
+
+
+def classify_batch(serve, encoded):
+    """`classify`'s results from one call of `serve` with all of `encoded`."""
+    import tensorflow as tf
+    out = {k: v.numpy() for k, v in serve(images=tf.constant(encoded)).items()}
+    results = []
+    for i in range(len(encoded)):
+        if "status" in out and out["status"][i] != 0:
+            results.append((out["error"][i].decode(), []))
+            continue
+        results.append((None, list(zip(out["top5_probabilities"][i],
+                                       [w.decode() for w in out["top5_wnids"][i]],
+                                       [n.decode() for n in out["top5_names"][i]]))))
+    return results
 
 
 def main():
@@ -17,33 +56,33 @@ def main():
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
     args = p.parse_args()
 
-    import tensorflow as tf
-
-    from alexnet_tf.data import error_reason
     path = args.model
     if os.path.isdir(os.path.join(path, "saved_model")):
         path = os.path.join(path, "saved_model")
     if not os.path.exists(os.path.join(path, "saved_model.pb")):
         sys.exit(f"error: --model {args.model} is not a SavedModel folder")
-    serve = tf.saved_model.load(path).signatures["serving_default"]
+
     status = 0
-    for name in args.images:
+    names, encoded = [], []
+    for name in args.images:  # all read first, for one batch; unreadable ones left out
         try:
             with open(name, "rb") as f:
-                encoded = f.read()
-            out = serve(images=tf.constant([encoded]))
+                encoded.append(f.read())
+            names.append(name)
         except OSError as e:
             print(f"{name}: error: cannot read: {e.strerror}", file=sys.stderr)
             status = 1
-            continue
-        except tf.errors.InvalidArgumentError as e:
-            print(f"{name}: error: {error_reason(e)}", file=sys.stderr)
+
+    import tensorflow as tf
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    for name, (error, rows) in zip(names, classify(serve, encoded) if encoded else []):
+        if error is not None:
+            print(f"{name}: error: {error}", file=sys.stderr)
             status = 1
             continue
         print(name)
-        for wnid, label, prob in zip(out["top5_wnids"][0].numpy(), out["top5_names"][0].numpy(),
-                                     out["top5_probabilities"][0].numpy()):
-            print(f"  {prob:7.2%}  {wnid.decode()}  {label.decode()}")
+        for prob, wnid, label in rows:
+            print(f"  {prob:7.2%}  {wnid}  {label}")
     sys.exit(status)
 
 
