@@ -53,16 +53,17 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from alexnet_tf.data import (IMAGE_SIZE, image_kind, image_tree, read_classes, resize_and_crop,
-                             write_classes)
+                             shard_files, write_classes)
 
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One input image: `name` as reported, its class `wnid`, and where its bytes are:
-    a path, or `(tar path, inner tar name, member name)`."""
+    a path, or `(tar path, inner tar name, member name)`; `size` its bytes."""
     name: str
     wnid: str
     source: object
+    size: int
 
 
 class BadImage(Exception):
@@ -77,7 +78,7 @@ def _visible(names):
 
 def list_class_folders(root):
     """Entries of a `root/<class>/<file>` tree, in sorted order (`image_tree`)."""
-    return [Entry(f"{wnid}/{os.path.basename(path)}", wnid, path)
+    return [Entry(f"{wnid}/{os.path.basename(path)}", wnid, path, os.path.getsize(path))
             for wnid, paths in image_tree(root) for path in paths]
 
 
@@ -96,7 +97,8 @@ def list_flat(root, labels):
             f"--labels {labels} has {len(wnids)} labels but {root} has {len(names)} files"
             + (f"; the first file without a label is {first}" if first else "")
             + ". Each line must give the wnid of one file, in sorted file-name order.")
-    return [Entry(n, w, os.path.join(root, n)) for n, w in zip(names, wnids)]
+    return [Entry(n, w, os.path.join(root, n), os.path.getsize(os.path.join(root, n)))
+            for n, w in zip(names, wnids)]
 
 
 def list_train_tar(path):
@@ -111,7 +113,7 @@ def list_train_tar(path):
                 for m in inner.getmembers():
                     if m.isfile():
                         entries.append(Entry(f"{wnid}/{os.path.basename(m.name)}", wnid,
-                                             (path, member.name, m.name)))
+                                             (path, member.name, m.name), m.size))
     return sorted(entries, key=lambda e: e.name)
 
 
@@ -340,20 +342,20 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
                "classes": classes and os.path.abspath(classes), "resize": bool(resize),
                "quality": int(quality), "seed": int(seed), "shards": int(shards)}
     plan = {"options": options, "num_files": len(entries), "classes": wnids,
-            "files_sha256": hashlib.sha256("\n".join(
-                f"{e.name}\t{e.wnid}" for e in order).encode()).hexdigest()}
+            "class_names_sha256": _digest(f"{w}\t{n}" for w, n in zip(wnids, names)),
+            "files_sha256": _digest(f"{e.name}\t{e.wnid}" for e in order),
+            "sizes_sha256": _digest(str(e.size) for e in order)}
     plan_path = os.path.join(work, "plan.json")
     if os.path.exists(plan_path):
         with open(plan_path) as f:
             old = json.load(f)
-        if old != plan:
+        if not _same_build(old, plan):
             raise ValueError(
                 f"{output_dir} holds a partial or complete '{split}' build with other inputs "
                 f"or options ({plan_path}); use a new --output_dir or delete the old "
                 f"'{split}' files and {work}.")
-    else:
-        with open(plan_path, "w") as f:
-            json.dump(plan, f, indent=1)
+    with open(plan_path, "w") as f:  # where the inputs are now
+        json.dump(plan, f, indent=1)
 
     bar = _progress(len(entries), f"{split}", progress)
     local = threading.local()
@@ -407,6 +409,27 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
     return manifest
 
 
+def _digest(lines):
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _same_build(old, new):
+    """Whether the plan of an earlier (maybe partial) build, `old`, describes the same
+    build as `new`. A build is its images (file names relative to the input, classes and
+    byte sizes: a moved or copied folder is the same build), the class list and the
+    options; not where the input, labels and class files are. Plans written before sizes
+    were recorded are compared without them."""
+    def identity(plan):
+        options = {k: v for k, v in plan["options"].items()
+                   if k not in ("input", "labels", "classes")}
+        return {**plan, "options": options}
+    a, b = identity(old), identity(new)
+    for key in ("sizes_sha256", "class_names_sha256"):
+        if key not in a:
+            b.pop(key)
+    return a == b
+
+
 def _progress(total, label, enabled):
     """A thread-safe progress callback: `bar(n)` advances by n images."""
     if not enabled:
@@ -438,15 +461,21 @@ def summarize(manifest):
 
 
 def count_examples(pattern):
-    """The number of records of the shards matching `pattern` (`DIR/SPLIT-*`): from the
-    builder's manifest beside them (`DIR/SPLIT.manifest.json`) when there is one, else by
-    reading every record (shards from other converters)."""
-    folder, base = os.path.split(os.fspath(pattern))
-    manifest = os.path.join(folder, f"{base.split('-')[0]}.manifest.json")
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            return json.load(f)["num_examples"]
-    files = tf.io.gfile.glob(os.fspath(pattern))
-    if not files:
-        raise FileNotFoundError(f"no TFRecord files match {pattern}")
-    return int(tf.data.TFRecordDataset(files).reduce(np.int64(0), lambda n, _: n + 1))
+    """The number of records of the shards matching `pattern` (e.g. `DIR/SPLIT-*`, or a
+    subset such as `DIR/SPLIT-0000[0-3]-*`): from the counts of the builder's manifest
+    beside them (`DIR/SPLIT.manifest.json`; a list of globs or files works too) for the
+    shards it lists, by reading every
+    record of any other shard (shards from other converters)."""
+    files = shard_files(pattern)
+    counts = {}
+    for folder, split in {(os.path.dirname(f), os.path.basename(f).split("-")[0])
+                          for f in files}:
+        manifest = os.path.join(folder, f"{split}.manifest.json")
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                counts.update({os.path.join(folder, os.path.basename(s["file"])): s["count"]
+                               for s in json.load(f)["shards"]})
+    unknown = [f for f in files if f not in counts]
+    read = int(tf.data.TFRecordDataset(unknown).reduce(np.int64(0), lambda n, _: n + 1)) \
+        if unknown else 0
+    return sum(counts[f] for f in files if f in counts) + read

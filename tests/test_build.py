@@ -1,6 +1,7 @@
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -258,3 +259,39 @@ def test_imagenette_builds_and_reads_back(imagenette, tmp_path):
             str(tmp_path / f"{split}-*"), meta, 500, training=False)])
         assert len(labels) == count
         assert {wnids[i]: n for i, n in zip(*np.unique(labels, return_counts=True))} == want
+
+
+def test_a_moved_input_folder_is_the_same_build_a_changed_file_is_not(odd_tree, tmp_path):
+    """The identity of a build is its images (relative names, classes, byte sizes), class
+    list and options, not the input's path: a moved folder resumes, an edited file or
+    another class list is refused."""
+    root, _ = odd_tree
+    moved = tmp_path / "moved"
+    shutil.copytree(root, moved)
+    out = tmp_path / "out"
+    B.build(root, out, "train", shards=3, progress=False)
+    first = shard_bytes(out, "train")
+    os.remove(out / "train-00002-of-00003")  # a partial build
+    stamps = {p: os.stat(p).st_mtime_ns for p in glob.glob(str(out / "train-*"))}
+    manifest = B.build(moved, out, "train", shards=3, progress=False)
+    assert shard_bytes(out, "train") == first
+    for p, stamp in stamps.items():
+        assert os.stat(p).st_mtime_ns == stamp
+    assert manifest["options"]["input"] == str(moved)
+    victim = sorted(glob.glob(str(moved / "*" / "*")))[0]
+    with open(victim, "ab") as f:
+        f.write(b"\0" * 10)
+    with pytest.raises(ValueError, match="other inputs or options"):
+        B.build(moved, out, "train", shards=3, progress=False)
+
+
+def test_count_examples_of_a_subset_of_shards(odd_tree, tmp_path):
+    root, _ = odd_tree
+    manifest = B.build(root, tmp_path, "train", shards=3, progress=False)
+    counts = [s["count"] for s in manifest["shards"]]
+    assert B.count_examples(str(tmp_path / "train-*")) == sum(counts)
+    assert B.count_examples(str(tmp_path / "train-0000[01]-*")) == counts[0] + counts[1]
+    # Shards the manifest does not list are counted by reading them.
+    shutil.copy(tmp_path / "train-00002-of-00003", tmp_path / "other-00000-of-00001")
+    assert B.count_examples([str(tmp_path / "train-00000-*"), str(tmp_path / "other-*")]) \
+        == counts[0] + counts[2]
