@@ -22,6 +22,7 @@ def alexnet(
     pool_size=3, pool_stride=2,           # Sec. 3.4: overlapping pooling, z=3, s=2
     dropout=0.5,                          # Sec. 4.2: dropout in fc6 and fc7
     initializer="paper",                  # Sec. 5: N(0, 0.01) weights, biases 1 or 0
+    input_downsample=1,                   # not in the paper: cheaper studies (see below)
     name="alexnet",
 ):
     """Builds the paper's AlexNet as a functional `keras.Model`.
@@ -54,6 +55,10 @@ def alexnet(
       convolutions and normalizations run on its own device; pooling and fc6..fc8 (which
       see both towers) are not split and run on the default device, where the paper
       split the FC neurons between the GPUs too.
+    * **Downsampled input** (`input_downsample`, not in the paper; default 1, off). The
+      224x224 crop is box-averaged by this factor before conv1, so the same layers see
+      a smaller image at a fraction of the cost (2: 112x112, conv1 maps 27x27, pool5
+      2x2, fc6 with 1,024 inputs), for ablation studies that would not fit otherwise.
     * **One tower.** `towers=1` builds the paper's one-GPU net (Sec. 5, Table 1): half
       the kernels of `filters` in conv1..conv4, all of them in conv5 and the same FC
       layers; 59,798,312 parameters with the defaults.
@@ -74,6 +79,7 @@ def alexnet(
             False normalizes across all maps, as Caffe's `bvlc_alexnet` does.
         pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
         dropout: dropout rate after fc6 and fc7 (0 to disable).
+        input_downsample: average-pool the input by this factor first (1: the paper).
         initializer: "paper": weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6
             and fc7 and 0 elsewhere (Sec. 5), for the paper's inputs (0..255 pixels minus
             the mean). "he": He-normal weights (He et al. 2015) and zero biases, for runs
@@ -115,8 +121,11 @@ def alexnet(
         return keras.layers.MaxPooling2D(pool_size, pool_stride, name=layer_name)
 
     images = keras.Input((image_size, image_size, 3), name="images")
+    x = images
+    if input_downsample != 1:
+        x = keras.layers.AveragePooling2D(input_downsample, name="downsample")(x)
     x = TowerConv2D(filters[0], 11, strides=4, padding=conv1_padding, connected=True,
-                    activation=activation, name="conv1", **init(False), **split)(images)
+                    activation=activation, name="conv1", **init(False), **split)(x)
     if lrn:
         x = lrn_layer("lrn1")(x)
     x = pool("pool1")(x)
@@ -155,7 +164,7 @@ def fig1_net(
     downsample (8x8 average pooling: 256x256 -> 32x32) -> conv1 (32, 5x5) -> pool1 ->
     conv2 (32, 5x5) -> pool2 -> conv3 (64, 5x5) -> pool3 -> fc4 (`num_classes`, logits).
     Convolutions use "same" padding, pools are the paper's overlapping 3x3 stride 2, so
-    the maps are 32, 16, 8 and 4 pixels wide; 79,114 parameters with the defaults.
+    the maps are 32, 16, 8 and 4 pixels wide; 89,578 parameters with the defaults.
 
     The paper says only "four-layer": the layer sizes here are our reading, three
     convolutional layers and one fully connected layer with weights, like the small

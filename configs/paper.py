@@ -37,7 +37,8 @@ def get_config():
     c.net = "alexnet"                  # or "fig1": alexnet_tf.model.fig1_net (configs/fig1.py)
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
         num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
-        dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096))
+        dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096,
+        input_downsample=1))           # 1: the paper (2: configs/studies/ablations.py)
 
     c.batch_size = 128                 # Sec. 5
     c.epochs = 90                      # Sec. 5: "roughly 90 cycles"

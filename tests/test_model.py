@@ -175,3 +175,12 @@ def test_fig1_net_is_the_four_layer_net_at_32_pixels():
     assert fig1_net(activation="tanh").get_layer("conv2").activation.__name__ == "tanh"
     with pytest.raises(ValueError, match="`activation` must be 'relu' or 'tanh', got 'elu'"):
         fig1_net(activation="elu")
+
+
+def test_input_downsample_gives_the_same_layers_a_smaller_image():
+    net = alexnet(num_classes=10, input_downsample=2)
+    assert net.get_layer("downsample").output.shape[1:] == (112, 112, 3)
+    assert net.get_layer("conv1").output.shape[1:] == (27, 27, 96)
+    assert net.get_layer("pool5").output.shape[1:] == (2, 2, 256)
+    assert net.get_layer("fc6").kernel.shape == (1024, 4096)
+    assert "downsample" not in [layer.name for layer in alexnet(num_classes=10).layers]
