@@ -18,9 +18,17 @@ converters', and ours: `alexnet_tf.build`):
 off-by-one, the readers ignore `image/class/label` and derive the class index from
 `image/class/synset` and the class list (`read_classes`): index = position of the wnid in
 the list. A record whose synset is not in the list is an error.
+
+**tfds.** A prepared tensorflow-datasets dataset is found by name (in a data_dir) or by its
+directory (`tfds_builder`) and read with its images still encoded, so that, as with
+TFRecords, the shuffle buffer holds bytes and decoding comes after (`tfds_dataset`). Its
+labels are tfds' own (imagenet2012: the wnids in the standard order); a class list only
+names them. The tools name such data `tfds:NAME[:SPLIT]` (`read_path`).
 """
+import glob
 import os
 import random
+import re
 import sys
 
 import tensorflow as tf
@@ -162,20 +170,56 @@ def checked(dataset, source):
         yield batch
 
 
-def read_path(path, classes, batch_size, skip_bad=False):
-    """One pass over the images at `path`, for evaluation and features: a
-    `<class>/<image>` folder (`folder_dataset`) or a TFRecord glob (`tfrecord_dataset`),
-    in a fixed order, checked (`checked`). `classes` fixes the class indices (a
-    class-list path or wnids; for a folder, by default its sorted class folders)."""
-    if os.path.isdir(path):
+def read_path(path, classes, batch_size, skip_bad=False, data_dir=None,
+              default_split="validation"):
+    """One pass over the images at `path`, for evaluation and features, in a fixed order,
+    checked (`checked`). `path` is one of:
+
+    * `tfds:NAME[:SPLIT]` or `tfds:DIRECTORY[:SPLIT]`: a prepared tfds dataset
+      (`tfds_path`, `tfds_dataset`; a NAME is looked up in `data_dir`), its split
+      `default_split` when none is given;
+    * a `<class>/<image>` folder (`folder_dataset`; `skip_bad` leaves out its files that
+      are not images);
+    * else a TFRecord glob (`tfrecord_dataset`).
+
+    `classes` (a class-list path or wnids) fixes the class indices of a folder or
+    TFRecords (needed for TFRecords; a folder's default is its sorted class folders); a
+    tfds dataset's indices are its own labels, which `classes` must list in order."""
+    path = os.fspath(path)
+    if path.startswith(TFDS_PREFIX):
+        name, split = tfds_path(path, default_split)
+        ds = tfds_dataset(name, split, batch_size, training=False, data_dir=data_dir,
+                          classes=classes, deterministic=True)
+    elif os.path.isdir(path):
         ds = folder_dataset(path, batch_size, training=False, classes=classes,
                             deterministic=True, skip_bad=skip_bad)
     else:
         if classes is None:
-            raise ValueError(f"--classes is needed to read {path}: the model has no "
-                             f"classes.txt beside it")
+            raise ValueError(_NEED_CLASSES.format(path=path))
         ds = tfrecord_dataset(path, classes, batch_size, training=False, deterministic=True)
     return checked(ds, path)
+
+
+_NEED_CLASSES = "--classes is needed to read {path}: the model has no classes.txt beside it"
+
+
+def path_classes(path, classes=None, data_dir=None):
+    """`(wnids, names)` of the data at a `read_path` path: from `classes` (a class-list
+    path or wnids) when given, else a tfds dataset's label names or a folder's sorted
+    class folders (TFRecords need `classes`). For a tfds path, `classes` is checked
+    against its labels (`tfds_classes`)."""
+    path = os.fspath(path)
+    if path.startswith(TFDS_PREFIX):
+        name = tfds_path(path, None)[0]
+        return tfds_classes(tfds_builder(name, data_dir), classes, name)
+    if isinstance(classes, (str, os.PathLike)):
+        return read_classes(classes)
+    if classes is not None:
+        return list(classes), list(classes)
+    if os.path.isdir(path):
+        folders = [name for name, _ in image_tree(path)]
+        return folders, folders
+    raise ValueError(_NEED_CLASSES.format(path=path))
 
 
 def _options(deterministic, shard_policy="auto"):
@@ -410,52 +454,154 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
     return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
 
 
-def tfds_dataset(name, split, batch_size, training, data_dir=None, shuffle_buffer=10_000,
-                 seed=None, deterministic=False, epoch=None, skip_batches=0,
-                 shard_policy="auto"):
-    """A tf.data pipeline from a tfds image classification dataset that is already
-    prepared on disk (nothing is downloaded).
+TFDS_PREFIX = "tfds:"
 
-    `name` is a registered tfds name, e.g. `imagenet2012` (prepared from your own manual
-    download with `tfds build imagenet2012 --manual_dir DIR`; labels 0..999 in the
-    standard wnid order), looked up in `data_dir`; or the directory of any prepared tfds
-    dataset version (the folder holding its `dataset_info.json`). The dataset needs
-    `image` and `label` features. `epoch`, `skip_batches` and `shard_policy` are as in
-    `tfrecord_dataset` (here the shuffle, and so the skip, come after decoding).
 
-    Returns the same element structure as `tfrecord_dataset`.
+def tfds_path(path, default_split):
+    """`(name, split)` of a data path `tfds:NAME[:SPLIT]`: NAME is a tfds name
+    (`imagenet2012`, `imagenette/320px-v2`, `imagenet2012:5.1.0`) or the directory of a
+    prepared dataset (`tfds_builder`), SPLIT a split or tfds' slicing of one (`validation`,
+    `train[:1000]`), `default_split` when it is left out."""
+    body = os.fspath(path)[len(TFDS_PREFIX):]
+    name, _, split = body.partition(":")
+    if re.match(r"[\d*]+(\.[\d*]+)*(:|$)", split):  # NAME:VERSION[:SPLIT]
+        version, _, split = split.partition(":")
+        name = f"{name}:{version}"
+    if not name:
+        raise ValueError(f"{path}: no dataset after {TFDS_PREFIX!r} (give tfds:NAME[:SPLIT] "
+                         f"or tfds:DIRECTORY[:SPLIT])")
+    return name, split or default_split
+
+
+def tfds_builder(name, data_dir=None):
+    """The builder of a prepared tfds image classification dataset; nothing is downloaded
+    or prepared here.
+
+    `name` is the directory of a prepared dataset version (the folder holding its
+    `dataset_info.json`, e.g. `~/tensorflow_datasets/imagenet2012/5.1.0`), or a tfds name
+    (`imagenet2012`, `imagenette/320px-v2`, `NAME:VERSION`) prepared in `data_dir` (tfds'
+    default, `~/tensorflow_datasets`, when None): registered with tfds, or found only as
+    files there (prepared by a builder of your own). The dataset needs an `image` feature
+    (`tfds.features.Image`, uint8) and a `label` feature (`tfds.features.ClassLabel`).
+    Anything else raises `FileNotFoundError` or `ValueError`, one line naming `name`.
     """
     import tensorflow_datasets as tfds
 
-    if os.path.isfile(os.path.join(os.fspath(name), "dataset_info.json")):
-        builder = tfds.builder_from_directory(os.fspath(name))
+    name = os.fspath(name)
+    directory = os.path.expanduser(name)  # `--data=tfds:~/...`: the shell leaves that ~
+    if os.path.isdir(directory):
+        if not os.path.isfile(os.path.join(directory, "dataset_info.json")):
+            # Often the dataset's folder (versions inside) or a whole data_dir was given.
+            below = [os.path.dirname(p) for depth in ("*", "*/*") for p in sorted(glob.glob(
+                os.path.join(glob.escape(directory), depth, "dataset_info.json")))]
+            raise FileNotFoundError(
+                f"{name} is not a prepared tfds dataset (no dataset_info.json in it)"
+                + (f"; prepared datasets below it: {', '.join(below[:3])}" if below else ""))
+        builder = tfds.builder_from_directory(directory)
+    elif os.path.isabs(directory) or name.startswith("."):
+        raise FileNotFoundError(f"tfds dataset directory {name} does not exist")
     else:
         try:
-            builder = tfds.builder(name, data_dir=data_dir)
-        except Exception as e:  # tfds raises several types for unknown names
-            raise ValueError(f"tfds dataset {name!r} is not available: {e}") from None
+            builder = tfds.builder(name, data_dir=data_dir and os.path.expanduser(data_dir))
+        except Exception as e:  # tfds raises several types, with pages of text
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(
+                f"tfds dataset {name!r} is neither a registered tfds name, nor prepared in "
+                f"{data_dir or 'the default data_dir'}, nor a directory ({reason})") from None
         if not builder.is_prepared():
             raise FileNotFoundError(
                 f"tfds dataset {name!r} is not prepared in {builder.data_dir}: prepare it "
-                f"first (e.g. `tfds build {name} --manual_dir DIR` for imagenet2012); "
-                f"nothing is downloaded here.")
+                f"first (README, \"tfds data\"), or give the data_dir it was prepared in; "
+                f"nothing is downloaded here")
     features = builder.info.features
-    if "image" not in features or "label" not in features:
-        raise ValueError(f"tfds dataset {name!r} needs 'image' and 'label' features, "
-                         f"has {list(features)}")
-    if split not in builder.info.splits:
-        raise ValueError(f"tfds dataset {name!r} has no split {split!r}; it has "
-                         f"{list(builder.info.splits)}")
-    ds = builder.as_dataset(split=split, shuffle_files=training, read_config=tfds.ReadConfig(
-        shuffle_seed=seed if epoch is None else epoch_seed(seed, epoch)))
-    ds = ds.map(lambda ex: (_to_rgb(ex["image"]), tf.cast(ex["label"], tf.int32)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    image = features["image"] if "image" in features else None
+    label = features["label"] if "label" in features else None
+    if not (isinstance(image, tfds.features.Image) and tf.as_dtype(image.np_dtype) == tf.uint8
+            and isinstance(label, tfds.features.ClassLabel)):
+        have = ", ".join(f"{k} ({type(v).__name__})" for k, v in features.items())
+        raise ValueError(f"tfds dataset {name!r} needs an 'image' feature (tfds Image, uint8) "
+                         f"and a 'label' feature (tfds ClassLabel); it has {have}")
+    return builder
+
+
+def tfds_split_size(builder, split, name):
+    """The number of examples in `split` (a split, or tfds' slicing of one, e.g.
+    `train[:1000]`) of a `tfds_builder`'s dataset; a split it does not have is a
+    `ValueError` naming `name` and listing the splits it has."""
+    try:
+        return builder.info.splits[split].num_examples
+    except (KeyError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [""])[-1]
+        known = ", ".join(builder.info.splits)
+        raise ValueError(f"tfds dataset {name!r} has no split {split!r}; its splits are {known}"
+                         + ("" if "Unknown split" in reason else f" ({reason})")) from None
+
+
+def tfds_classes(builder, classes, name):
+    """`(wnids, names)` of a `tfds_builder`'s labels, index = tfds label: the `label`
+    feature's names (for imagenet2012 the wnids, in the standard order). `classes` (a
+    class-list path such as ILSVRC's synset_words.txt, or wnids) gives readable names; it
+    must list exactly those label names in the same order (else a `ValueError`: the
+    labels are tfds', a class list cannot reorder them). None: names = label names."""
+    labels = list(builder.info.features["label"].names)
+    if classes is None:
+        return labels, labels
+    if isinstance(classes, (str, os.PathLike)):
+        (wnids, names), where = read_classes(classes), os.fspath(classes)
+    else:
+        wnids = names = list(classes)
+        where = "the classes " + ", ".join(wnids[:3]) + (", ..." if len(wnids) > 3 else "")
+    if wnids != labels:
+        if len(wnids) != len(labels):
+            differ = f"{len(wnids)} classes there, {len(labels)} labels in the dataset"
+        else:
+            i = next(i for i, (a, b) in enumerate(zip(wnids, labels)) if a != b)
+            differ = f"class {i} is {wnids[i]!r} there, {labels[i]!r} in the dataset"
+        raise ValueError(f"{where}: not the label names of tfds dataset {name!r} in their "
+                         f"order ({differ}); give a class list of exactly its labels, or none")
+    return wnids, names
+
+
+def tfds_dataset(name, split, batch_size, training, data_dir=None, classes=None,
+                 shuffle_buffer=10_000, seed=None, deterministic=False, epoch=None,
+                 skip_batches=0, shard_policy="auto"):
+    """A tf.data pipeline from a prepared tfds image classification dataset (nothing is
+    downloaded).
+
+    `name` and `data_dir` are as in `tfds_builder`: a tfds name prepared in `data_dir`
+    (e.g. `imagenet2012`: labels 0..999 in the standard wnid order), or the directory of a
+    prepared dataset. `split` is a split or tfds' slicing of one (`train[:1000]`). Labels
+    are tfds'; `classes`, if given, is checked to list the dataset's label names in order
+    (`tfds_classes`). Images are read still encoded, shuffled and skipped as bytes (the
+    shuffle buffer holds JPEG/PNG bytes, not pixels; a mid-epoch resume decodes nothing
+    it skips), then decoded once each (`decode`) and resized like every other source.
+    `shuffle_buffer`, `seed`, `deterministic`, `epoch`, `skip_batches` and `shard_policy`
+    are as in `tfrecord_dataset`.
+
+    Returns the same element structure as `tfrecord_dataset`.
+    """
+    ds = tfds_encoded(name, split, data_dir, classes, shuffle_files=training,
+                      seed=seed if epoch is None else epoch_seed(seed, epoch))
     if training:
         ds = _shuffle_and_skip(ds, shuffle_buffer, seed, epoch, skip_batches * batch_size)
+    ds = ds.map(lambda encoded, label: (decode(encoded), label),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
 
 
-def _to_rgb(image):
-    if image.shape[-1] == 1:
-        return tf.image.grayscale_to_rgb(image)
-    return image[..., :3]
+def tfds_encoded(name, split, data_dir=None, classes=None, shuffle_files=False, seed=None):
+    """The examples of a split of a prepared tfds dataset as `(encoded image bytes, int32
+    label)`, undecoded; `name`, `split`, `data_dir` and `classes` as in `tfds_dataset`.
+    `shuffle_files` with `seed` shuffles the order of the dataset's files, else they are
+    read in order."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds_builder(name, data_dir)
+    tfds_split_size(builder, split, name)
+    tfds_classes(builder, classes, name)
+    ds = builder.as_dataset(split=split, shuffle_files=shuffle_files,
+                            decoders={"image": tfds.decode.SkipDecoding()},
+                            read_config=tfds.ReadConfig(shuffle_seed=seed))
+    # Only the bytes and the label go on: other features (file names...) would sit in
+    # the shuffle buffer for nothing.
+    return ds.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)))

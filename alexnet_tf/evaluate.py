@@ -97,11 +97,12 @@ def table(result):
 
 
 def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_size=64,
-                   progress=None, skip_bad=False):
+                   progress=None, skip_bad=False, data_dir=None):
     """`evaluate` for models and data given as paths: models as for `load_classifier`,
-    data a TFRecord glob or a `<class>/<image>` folder (`data.read_path`; `skip_bad`
-    leaves out its files that are not images), `classes` a class-list file (default:
-    the first model's classes.txt)."""
+    data a TFRecord glob, a `<class>/<image>` folder or `tfds:NAME[:SPLIT]` (a prepared
+    tfds dataset, NAME looked up in `data_dir`; split `validation` by default): see
+    `data.read_path` (`skip_bad` leaves out a folder's files that are not images).
+    `classes` is a class-list file (default: the first model's classes.txt)."""
     models = [load_classifier(m) for m in model_paths]
     known = [m for m in models if m.wnids]
     for m in known[1:]:
@@ -109,7 +110,6 @@ def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_s
             raise ValueError(f"{m.source} and {known[0].source} order their classes "
                              f"differently; an ensemble averages class by class")
     classes = classes or next((m.wnids for m in known), None)
-    ds = data.read_path(data_path, classes, batch_size, skip_bad)
-    num_classes = len(data.resolve_classes(classes)) if classes else len(
-        data.image_tree(data_path))
+    ds = data.read_path(data_path, classes, batch_size, skip_bad, data_dir)
+    num_classes = len(data.path_classes(data_path, classes, data_dir)[0])
     return evaluate(models, ds, num_classes, ten_crop, progress)

@@ -5,7 +5,10 @@ how many examples, which classes.
 (re-created exactly from the seed, optionally skipping its first batches, for exact
 resume), one pass over the validation set, the training-set size and the classes.
 Generated data and image folders (`data.source = "generated"` or `"images"`) are first
-built into TFRecords in `workdir/data` by the project's builder.
+built into TFRecords in `workdir/data` by the project's builder. With `data.source =
+"tfds"`, `data.train` is a prepared tfds dataset (a name looked up in `data.data_dir`, or
+its directory) whose `data.train_split` and `data.validation_split` are read, and
+`data.classes` (optional) gives readable names for its labels.
 """
 import dataclasses
 import os
@@ -89,9 +92,12 @@ def make_data(config, workdir):
             val = val.apply(tf.data.experimental.assert_cardinality(-(-n_val // batch)))
         wnids, names = data.read_classes(classes)
     elif d.source == "tfds":
-        import tensorflow_datasets as tfds
-        builder = tfds.builder(d.train, data_dir=d.data_dir)
-        n_train = d.train_examples or builder.info.splits[d.train_split].num_examples
+        # data.train is a tfds name (looked up in data.data_dir) or a prepared directory;
+        # data.classes, if given, only names the labels (tfds fixes their order).
+        builder = data.tfds_builder(d.train, d.data_dir)
+        n_train = d.train_examples or data.tfds_split_size(builder, d.train_split, d.train)
+        data.tfds_split_size(builder, d.validation_split, d.train)
+        wnids, names = data.tfds_classes(builder, d.classes, d.train)
 
         def train_epoch(epoch, skip=0):
             return data.tfds_dataset(d.train, d.train_split, batch, True, data_dir=d.data_dir,
@@ -99,10 +105,12 @@ def make_data(config, workdir):
                                      epoch=epoch, skip_batches=skip, **common)
         val = data.tfds_dataset(d.train, d.validation_split, batch, False, data_dir=d.data_dir,
                                 **common)
-        wnids = names = list(builder.info.features["label"].names)
     else:  # folder
         tree = data.image_tree(d.train)
-        wnids = names = [name for name, _ in tree]
+        # data.classes fixes the indices (and names) as with TFRecords; by default the
+        # sorted class folders.
+        wnids, names = (data.read_classes(d.classes) if d.classes
+                        else ([name for name, _ in tree],) * 2)
         n_train = d.train_examples or sum(len(paths) for _, paths in tree)
 
         def train_epoch(epoch, skip=0):

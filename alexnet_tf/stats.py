@@ -18,6 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from alexnet_tf import data
 from alexnet_tf.data import FEATURES, IMAGE_SIZE, shard_files, decode, resize_and_crop
 
 # Published ImageNet values, for when you have not computed your own:
@@ -37,14 +38,20 @@ PUBLISHED = {
 }
 
 
-def _images(pattern, batch_size, max_images):
-    ds = tf.data.Dataset.from_tensor_slices(shard_files(pattern))
-    ds = ds.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True)
+def _images(pattern, batch_size, max_images, data_dir=None):
+    # Encoded images in a fixed order, cut to the first `max_images`, then decoded.
+    if isinstance(pattern, str) and pattern.startswith(data.TFDS_PREFIX):
+        ds = data.tfds_encoded(*data.tfds_path(pattern, "train"), data_dir)
+        ds = ds.map(lambda encoded, label: encoded)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(shard_files(pattern))
+        ds = ds.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True)
+        ds = ds.map(lambda r: tf.io.parse_single_example(r, FEATURES)["image/encoded"])
     if max_images:
         ds = ds.take(max_images)
-    ds = ds.map(lambda r: resize_and_crop(decode(tf.io.parse_single_example(
-        r, FEATURES)["image/encoded"]), IMAGE_SIZE), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda encoded: resize_and_crop(decode(encoded), IMAGE_SIZE),
+                num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(2)
 
 
@@ -55,16 +62,19 @@ def _batch_sums(images):
     return tf.reduce_sum(x, axis=0), tf.matmul(pixels, pixels, transpose_a=True)
 
 
-def compute_stats(pattern, max_images=None, batch_size=128, progress=None):
-    """Streams TFRecord shards matching `pattern` (the first `max_images` records, or
-    all) and returns the stats dict described in the module docstring.
+def compute_stats(pattern, max_images=None, batch_size=128, progress=None, data_dir=None):
+    """Streams the images of `pattern`, TFRecord shards (a glob) or a prepared tfds
+    dataset (`tfds:NAME[:SPLIT]`, NAME looked up in `data_dir`, split `train` by default;
+    see `data.read_path`), the first `max_images` in file order or all, and returns the
+    stats dict described in the module docstring.
 
     `progress`, if given, is called with the number of images done after each batch.
     """
     sum_image = np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3))
     sum_outer = np.zeros((3, 3))
     count = 0
-    for images in _images(pattern, batch_size, max_images):
+    # `checked`: an image that does not decode is one error line naming `pattern`.
+    for images in data.checked(_images(pattern, batch_size, max_images, data_dir), pattern):
         s, outer = _batch_sums(images)
         sum_image += s.numpy()
         sum_outer += outer.numpy()

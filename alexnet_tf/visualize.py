@@ -102,20 +102,22 @@ def plot_neighbours(queries, neighbours, path):
 
 
 def make_figures(run, data_pattern, classes, output_dir, train_pattern=None, num=8,
-                 neighbours=6, batch_size=64, log=print, skip_bad=False):
+                 neighbours=6, batch_size=64, log=print, skip_bad=False, data_dir=None):
     """Writes the paper's figures for a trained model to `output_dir`:
     `conv1_kernels.png` (Fig. 3), `predictions.png` (Fig. 4 left: the first `num` images of
     `data_pattern` with their top-5), and, given `train_pattern`, `neighbours.png` (Fig. 4
     right: those images and the `neighbours` training images nearest in fc7 space). Both
-    paths are TFRecord globs or `<class>/<image>` folders (`data.read_path`; `skip_bad`
-    leaves out a folder's files that are not images)."""
+    paths are TFRecord globs, `<class>/<image>` folders or `tfds:NAME[:SPLIT]` (NAME looked
+    up in `data_dir`; split `validation` for `data_pattern`, `train` for `train_pattern` by
+    default): see `data.read_path` (`skip_bad` leaves out a folder's files that are not
+    images). Class names: the run's, else those of `classes` or the data
+    (`data.path_classes`)."""
     os.makedirs(output_dir, exist_ok=True)
     model, names = run.model, run.names
     if names is None:
-        names = data.read_classes(classes)[1] if isinstance(classes, (str, os.PathLike)) \
-            else list(classes)
+        names = data.path_classes(data_pattern, classes, data_dir)[1]
     save_png(conv1_grid(model), os.path.join(output_dir, "conv1_kernels.png"), zoom=4)
-    images, labels = next(data.read_path(data_pattern, classes, num, skip_bad))
+    images, labels = next(data.read_path(data_pattern, classes, num, skip_bad, data_dir))
     probs = model.probabilities(images).numpy()
     plot_predictions(images.numpy(), probs, labels.numpy(), names,
                      os.path.join(output_dir, "predictions.png"))
@@ -123,7 +125,8 @@ def make_figures(run, data_pattern, classes, output_dir, train_pattern=None, num
     if train_pattern:
         log(f"extracting fc7 features of {train_pattern} ...")
         def train():
-            return data.read_path(train_pattern, classes, batch_size, skip_bad)
+            return data.read_path(train_pattern, classes, batch_size, skip_bad, data_dir,
+                                  default_split="train")
         db, _ = features.extract(model, train())
         queries, _ = features.extract(model, [(images, labels)])
         index, _ = features.nearest(db, queries, neighbours)

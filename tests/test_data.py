@@ -191,15 +191,16 @@ def test_tfds_prepared_dataset(tree, tmp_path):
         distances = np.abs(want - image).mean(axis=(1, 2, 3))
         assert distances.min() < 1  # tfds stores the images losslessly (PNG)
         assert labels[distances.argmin()] == label
-    with pytest.raises(ValueError, match="no split 'validation'"):
+    with pytest.raises(ValueError, match="has no split 'validation'; its splits are train"):
         D.tfds_dataset(builder.data_dir, "validation", 2, training=False)
     # A registered name that is not prepared: nothing is downloaded, the user is told how.
     with pytest.raises(FileNotFoundError, match=(
             rf"tfds dataset 'imagenet2012' is not prepared in {re.escape(str(tmp_path))}\S*: "
-            r"prepare it first \(e\.g\. `tfds build imagenet2012 --manual_dir DIR` .*\); "
-            r"nothing is downloaded here\.")):
+            r"prepare it first \(README, \"tfds data\"\), or give the data_dir it was "
+            r"prepared in; nothing is downloaded here")):
         D.tfds_dataset("imagenet2012", "train", 2, training=False, data_dir=str(tmp_path))
-    with pytest.raises(ValueError, match="tfds dataset 'no_such_dataset' is not available: "):
+    with pytest.raises(ValueError, match="tfds dataset 'no_such_dataset' is neither a "
+                                         "registered tfds name, nor prepared in "):
         D.tfds_dataset("no_such_dataset", "train", 2, training=False, data_dir=str(tmp_path))
 
 

@@ -130,3 +130,30 @@ def test_a_resumed_run_continues_at_the_global_step(tmp_path):
     assert steps("epoch/loss") == [4, 8]
     assert steps("weights/conv1/kernels") == steps("weights/fc8/kernel") == [0, 4, 8]
     assert steps("config") == [0, 4]  # what the resumed run was given
+
+
+def test_histogram_counts_in_one_pass_like_tf_summary_histogram(tmp_path):
+    """`monitor.histogram` writes what `tf.summary.histogram` writes (a [30, 3] tensor of
+    edges and counts, read by TensorBoard's histogram plugin), counted in one pass rather
+    than through a [values, 30] one-hot matrix (gigabytes for fc6)."""
+    import numpy as np
+    values = np.random.default_rng(0).normal(size=(300, 7)).astype("float32")
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default(step=3):
+        monitor.histogram("ours", values)
+        tf.summary.histogram("tf", values)
+        monitor.histogram("constant", np.full(5, 2.0))
+    writer.flush()
+    acc = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    acc.Reload()
+    ours, theirs = (tf.make_ndarray(acc.Tensors(t)[0].tensor_proto) for t in ("ours", "tf"))
+    assert acc.SummaryMetadata("ours").plugin_data.plugin_name == "histograms"
+    assert ours.shape == (30, 3) and ours[:, 2].sum() == values.size
+    counts, edges = np.histogram(values.astype("float64"), 30)
+    np.testing.assert_allclose(ours[:, 0], edges[:-1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours[:, 1], edges[1:], rtol=1e-12, atol=1e-12)
+    # Values on a bucket edge may land on either side, so counts agree to one per bucket.
+    assert np.abs(ours[:, 2] - counts).max() <= 1
+    np.testing.assert_allclose(ours[:, :2], theirs[:, :2], rtol=1e-6)
+    constant = tf.make_ndarray(acc.Tensors("constant")[0].tensor_proto)
+    assert constant[:, 2].sum() == 5 and constant[0, 0] == 1.5 and constant[-1, 1] == 2.5

@@ -5,8 +5,13 @@ r"""Top-1 and top-5 error of one model or an ensemble, with the centre crop or t
     python tools/evaluate.py --model runs/a --model runs/b --data 'data/validation-*' \
         --classes data/train.classes.txt --ten_crop --json results.json
     python tools/evaluate.py --model runs/imagenette --data ../shared/data/imagenette2-224/val
+    python tools/evaluate.py --model runs/paper --data tfds:imagenet2012:validation \
+        --data_dir ~/tensorflow_datasets
 
---data is a TFRecord glob, or a <class>/<image> folder. --model is a .keras file, a training
+--data is a TFRecord glob, a <class>/<image> folder, or a prepared tfds dataset:
+tfds:NAME[:SPLIT] (NAME looked up in --data_dir, e.g. imagenet2012 or imagenet2012:5.1.0) or
+tfds:DIRECTORY[:SPLIT] (the folder holding its dataset_info.json); SPLIT defaults to
+validation and may be sliced (validation[:1000]). --model is a .keras file, a training
 workdir or a SavedModel folder; give it several times for an ensemble (averaged softmax).
 """
 import argparse
@@ -21,7 +26,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="repeat for an ensemble")
-    p.add_argument("--data", required=True, help="TFRecord glob or image folder")
+    p.add_argument("--data", required=True, help="TFRecord glob, image folder, or "
+                   "tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: validation)")
+    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared (default: "
+                   "tfds' own, ~/tensorflow_datasets)")
     p.add_argument("--classes", help="class list of the data (default: the model's)")
     p.add_argument("--ten_crop", action="store_true", help="average over the 10 crops")
     p.add_argument("--batch_size", type=int, default=64)
@@ -37,7 +45,7 @@ def main():
         with tqdm(unit=" images", desc="evaluating") as bar:
             result = evaluate_paths(args.model, args.data, args.classes, args.ten_crop,
                                     args.batch_size, lambda n: bar.update(n - bar.n),
-                                    args.skip_bad_images)
+                                    args.skip_bad_images, args.data_dir)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print(table(result))

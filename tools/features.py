@@ -4,6 +4,12 @@ images of --data by Euclidean distance (`neighbours`, `distances`).
 
     python tools/features.py --model runs/demo --data 'runs/demo/data/train-*' \
         --query 'runs/demo/data/validation-*' --k 6 --output features.npz
+    python tools/features.py --model runs/imagenette --data tfds:imagenette/320px-v2 \
+        --query 'tfds:imagenette/320px-v2:validation[:8]' --output features.npz
+
+--data and --query are TFRecord globs, <class>/<image> folders, or prepared tfds datasets:
+tfds:NAME[:SPLIT] (NAME looked up in --data_dir) or tfds:DIRECTORY[:SPLIT] (the folder
+holding its dataset_info.json); SPLIT defaults to train for --data, validation for --query.
 """
 import argparse
 import os
@@ -16,8 +22,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="training workdir or .keras file")
-    p.add_argument("--data", required=True, help="TFRecord glob or <class>/<image> folder")
-    p.add_argument("--query", help="TFRecord glob or folder of query images")
+    p.add_argument("--data", required=True, help="TFRecord glob, <class>/<image> folder, or "
+                   "tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: train)")
+    p.add_argument("--query", help="query images: as --data (tfds SPLIT default: validation)")
+    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared (default: "
+                   "tfds' own, ~/tensorflow_datasets)")
     p.add_argument("--k", type=int, default=6)
     p.add_argument("--classes", help="class list (default: the model's classes.txt)")
     p.add_argument("--layer", default="fc7")
@@ -37,15 +46,17 @@ def main():
     try:
         run = load_run(args.model)
         classes = args.classes or run.wnids
-        if classes is None:
-            sys.exit("error: --classes is needed: the model has no classes.txt beside it")
-        read = lambda path: data.read_path(path, classes, 64, args.skip_bad_images)  # noqa: E731
+
+        def read(path, split):
+            return data.read_path(path, classes, 64, args.skip_bad_images, args.data_dir,
+                                  default_split=split)
         with tqdm(unit=" images", desc="features") as bar:
-            feats, labels = features.extract(run.model, read(args.data), args.layer,
+            feats, labels = features.extract(run.model, read(args.data, "train"), args.layer,
                                              lambda n: bar.update(n - bar.n))
         out = {"features": feats, "labels": labels}
         if args.query:
-            q_feats, q_labels = features.extract(run.model, read(args.query), args.layer)
+            q_feats, q_labels = features.extract(run.model, read(args.query, "validation"),
+                                                 args.layer)
             out["neighbours"], out["distances"] = features.nearest(feats, q_feats, args.k)
             out["query_labels"] = q_labels
     except (ValueError, FileNotFoundError) as e:
