@@ -111,3 +111,49 @@ def test_plateau_schedule_without_its_metric_fails_loudly():
     history = model.fit(x, y, batch_size=8, epochs=3, verbose=0,
                         callbacks=[LearningRateSchedule(0.1, boundaries=[1, 2])]).history
     np.testing.assert_allclose(history["learning_rate"], [0.1, 0.01, 0.001], rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- end to end
+
+def test_training_with_the_mean_image_subtracts_it(tmp_path):
+    """augment.per_pixel_mean=True with a tools/compute_stats.py-style stats file of the
+    run's own records: the run trains, and its model subtracts exactly that mean image."""
+    from alexnet_tf import stats as S
+    from alexnet_tf import train as T
+    from alexnet_tf.export import load_run
+    from test_train import tiny_config
+    first = tmp_path / "first"
+    T.train(tiny_config(epochs=1), str(first))  # builds the generated records
+    stats = S.compute_stats(str(first / "data" / "train-*"))
+    S.save_stats(str(tmp_path / "stats.npz"), stats)
+    history = T.train(tiny_config(**{"epochs": 1, "augment.per_pixel_mean": True,
+                                     "augment.stats": str(tmp_path / "stats.npz")}),
+                      str(tmp_path / "run"))
+    assert np.isfinite(history[-1]["loss"])
+    run = load_run(str(tmp_path / "run"))
+    weights = {w.path.split("/")[-1]: w.numpy() for w in run.model.preprocess.weights}
+    mean = next(v for k, v in weights.items() if k.startswith("mean"))
+    np.testing.assert_allclose(mean, stats["mean_image"], rtol=1e-6)
+    assert mean.shape == (256, 256, 3) and mean.std() > 0
+
+
+def test_training_from_an_image_folder_with_a_class_list(tmp_path):
+    """data.source="folder": images read as they are, the class indices from data.classes
+    (here the reverse of the folders' order), which the run's classes.txt keeps."""
+    from alexnet_tf import data as D
+    from alexnet_tf import train as T
+    from images import write_tree
+    from test_train import tiny_config
+    wnids = ["n00000001", "n00000002", "n00000003", "n00000004"]
+    for split in ("train", "val"):
+        write_tree(tmp_path / split, classes=wnids, per_class=8 if split == "train" else 2,
+                   odd=False)
+    classes = tmp_path / "classes.txt"
+    D.write_classes(str(classes), wnids[::-1], [f"class {w}" for w in wnids[::-1]])
+    history = T.train(tiny_config(**{"epochs": 1, "data.source": "folder",
+                                     "data.train": str(tmp_path / "train"),
+                                     "data.validation": str(tmp_path / "val"),
+                                     "data.classes": str(classes)}), str(tmp_path / "run"))
+    assert np.isfinite(history[-1]["val_loss"])
+    assert D.read_classes(str(tmp_path / "run" / "classes.txt")) == (
+        wnids[::-1], [f"class {w}" for w in wnids[::-1]])
