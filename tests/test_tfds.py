@@ -5,8 +5,6 @@ until after the shuffle, and named by a class list."""
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,8 +15,14 @@ from alexnet_tf import data as D
 from alexnet_tf import inputs
 from configs import tiny
 from images import image_array
+from test_cli import assert_one_error_line
+from test_cli import tool as cli_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tool(name, *args):
+    return cli_tool(name, *args, cwd=ROOT)  # the configs/ paths below are relative
 
 # The first four classes of ILSVRC-2012, as lines of its synset_words.txt.
 WORDS = ["n01440764 tench, Tinca tinca", "n01443537 goldfish, Carassius auratus",
@@ -60,20 +64,6 @@ def prepared(tmp_path_factory):
     builder = TinyImages(data_dir=str(data_dir))
     builder.download_and_prepare()
     return data_dir, str(builder.data_dir)
-
-
-def tool(name, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-
-
-def assert_one_error_line(run, *expected):
-    assert run.returncode != 0, run.stdout[-2000:]
-    assert "Traceback" not in run.stderr, run.stderr[-3000:]
-    last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: "), run.stderr[-2000:]
-    for text in expected:
-        assert text in last, last
 
 
 @pytest.fixture(scope="module")

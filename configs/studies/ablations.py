@@ -20,8 +20,7 @@ the resolution, and 15 epochs instead of 90, so differences of a few tenths of a
 """
 import os
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                       "..", "shared", "data", "imagenette2-224"))
+from configs.studies.imagenette import SHARED  # this project's copy of Imagenette
 
 
 def get_study():

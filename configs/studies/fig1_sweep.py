@@ -10,8 +10,7 @@ runs with more seeds.
 """
 import os
 
-SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                       "..", "shared", "data", "imagenette2-224"))
+from configs.studies.imagenette import SHARED  # this project's copy of Imagenette
 RATES = (0.01, 0.03, 0.1)
 
 
