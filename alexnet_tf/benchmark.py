@@ -236,9 +236,12 @@ def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=
     share of a batch's time spent decoding and resizing (the same decode and resize ops
     timed alone). Returns the figures as a dict."""
     from alexnet_tf.data import IMAGE_SIZE, resize_and_crop
-    if not os.path.exists(os.path.join(saved_model, "saved_model.pb")):
+    from alexnet_tf.export import saved_model_folder
+    folder = saved_model_folder(saved_model)
+    if folder is None:
         raise FileNotFoundError(f"--model {saved_model}: not a SavedModel folder (no "
-                                f"saved_model.pb)")
+                                f"saved_model.pb) or a training workdir")
+    saved_model = folder
     start = time.perf_counter()
     loaded = tf.saved_model.load(saved_model)
     load_seconds = time.perf_counter() - start

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_tf import data
-from alexnet_tf.export import SAVED_MODEL, load_run
+from alexnet_tf.export import MODEL, load_run, saved_model_folder
 from alexnet_tf.optim import TopKError
 
 
@@ -43,11 +43,10 @@ def load_classifier(path):
     `SavedModelClassifier`): either has `probabilities(images, ten_crop)`,
     `num_classes`, `source`, and `wnids`/`names` when known."""
     path = os.fspath(path)
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
-        return SavedModelClassifier(path)
-    if (os.path.isdir(path) and not os.path.exists(os.path.join(path, "model.keras"))
-            and os.path.exists(os.path.join(path, SAVED_MODEL, "saved_model.pb"))):
-        return SavedModelClassifier(os.path.join(path, SAVED_MODEL))
+    saved_model = saved_model_folder(path)
+    # A training workdir has both: its model.keras is the original.
+    if saved_model and not os.path.exists(os.path.join(path, MODEL)):
+        return SavedModelClassifier(saved_model)
     return load_run(path)
 
 

@@ -185,6 +185,17 @@ def save_run(directory, model, wnids, names=None):
                        precision=None)
 
 
+def saved_model_folder(path):
+    """The serving SavedModel at `path`: the folder itself if it holds a
+    `saved_model.pb`, else its `saved_model/` (a training workdir, `save_run`'s layout);
+    None if neither is one."""
+    path = os.fspath(path)
+    for folder in (path, os.path.join(path, SAVED_MODEL)):
+        if os.path.isfile(os.path.join(folder, "saved_model.pb")):
+            return folder
+    return None
+
+
 def load_run(path):
     """A `Run` from a run folder or a `.keras` file (its classes from `classes.txt` beside
     it, None if there is none)."""

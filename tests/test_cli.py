@@ -105,7 +105,7 @@ def test_a_non_image_file_in_a_folder_is_named_and_can_be_skipped(trained, tmp_p
                      "--output", "{tmp}/f.npz"], ["--k 0"]),
     ("figures.py", ["--model", "{run}", "--data", "{run}/data/validation-*", "--num", "0",
                     "--output", "{tmp}/f"], ["--num 0"]),
-    ("benchmark_serve.py", ["--model", "{run}"], ["not a SavedModel folder"]),
+    ("benchmark_serve.py", ["--model", "{run}/logs"], ["not a SavedModel folder"]),
 ])
 def test_wrong_paths_and_values(trained, tmp_path, name, args, expected):
     args = [a.format(run=trained / "run", tmp=tmp_path) for a in args]

@@ -56,11 +56,11 @@ def main():
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
     args = p.parse_args()
 
-    path = args.model
-    if os.path.isdir(os.path.join(path, "saved_model")):
-        path = os.path.join(path, "saved_model")
-    if not os.path.exists(os.path.join(path, "saved_model.pb")):
-        sys.exit(f"error: --model {args.model} is not a SavedModel folder")
+    from alexnet_tf.export import saved_model_folder
+    path = saved_model_folder(args.model)
+    if path is None:
+        sys.exit(f"error: --model {args.model} is not a SavedModel folder or a training "
+                 f"workdir")
 
     status = 0
     names, encoded = [], []
