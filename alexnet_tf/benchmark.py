@@ -233,10 +233,9 @@ def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=
     server would, and measures its `serving_default` signature on encoded images:
     latency of single-image requests (median and 95th percentile over
     `single_requests`), throughput at `batch_size` (median over `batches`), and the
-    share of a batch's time spent decoding and resizing (the same decode and resize ops
-    timed alone). Returns the figures as a dict."""
-    from alexnet_tf.data import IMAGE_SIZE, resize_and_crop
-    from alexnet_tf.export import saved_model_folder
+    share of a batch's time spent decoding and resizing (the export's decoding step,
+    `export.decode_batch`, timed alone). Returns the figures as a dict."""
+    from alexnet_tf.export import decode_batch, saved_model_folder
     folder = saved_model_folder(saved_model)
     if folder is None:
         raise FileNotFoundError(f"--model {saved_model}: not a SavedModel folder (no "
@@ -261,10 +260,8 @@ def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=
         latencies.append(time.perf_counter() - start)
     batch = tf.constant(encoded[:batch_size])
     serve(images=batch)
-    decode = tf.function(lambda images: tf.map_fn(
-        lambda e: resize_and_crop(tf.io.decode_image(e, channels=3, expand_animations=False),
-                                  IMAGE_SIZE),
-        images, fn_output_signature=tf.TensorSpec([IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)))
+    # The serving function's own decoding step (`export.decode_batch`), timed alone.
+    decode = tf.function(lambda images: decode_batch(images)[0])
     decode(batch)
     batch_times, decode_times = [], []
     for _ in range(batches):

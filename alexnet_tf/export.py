@@ -44,7 +44,7 @@ import keras
 import tensorflow as tf
 
 from alexnet_tf import classifier, data
-from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, resize_and_crop
+from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, error_reason, resize_and_crop
 from alexnet_tf.distribute import compute_path
 
 MODEL, CLASSES, SAVED_MODEL = "model.keras", "classes.txt", "saved_model"
@@ -56,7 +56,7 @@ ERRORS = ("", "image bytes are empty", "not a JPEG, PNG, GIF or BMP image",
           "could not be decoded (corrupt or truncated image data)")
 
 
-def _decode_each(images):
+def decode_batch(images):
     """Decodes, resizes and crops each of `images` (string [n]) that can be. Returns the
     uint8 [m, 256, 256, 3] images that decoded, their int32 [m] positions in `images`,
     and the int32 [n] status of every image (`OK` or why not). Never raises for a bad
@@ -127,7 +127,7 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision
                 "error": tf.gather(error_table, status)}
 
     def serve_bytes(images):
-        batch, index, status = _decode_each(images)
+        batch, index, status = decode_batch(images)
         no_probs = tf.zeros([tf.shape(images)[0], len(wnids)])
         # The network sees the images that decoded only, and none if none did (its
         # grouped convolutions fail on an empty batch).
@@ -156,6 +156,56 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision
                                                         name="images")])
     archive.write_out(path, verbose=False)
     return path
+
+
+def classify_encoded(serve, encoded):
+    """`(error, top5 rows)` per image of `encoded` (bytes) from a serving signature
+    (`serving_default` of `export_saved_model`): error None and the rows `(probability,
+    wnid, name)` for a served image, else the reason and no rows. All images go in one
+    call."""
+    if "status" not in serve.structured_outputs:
+        # Exported before per-image status: there one bad image fails its whole batch,
+        # so each image goes alone to tell which ones are bad.
+        results = []
+        for one in encoded:
+            try:
+                results.extend(_classify_batch(serve, [one]))
+            except tf.errors.InvalidArgumentError as e:
+                results.append((error_reason(e), []))
+        return results
+    return _classify_batch(serve, encoded)
+
+
+def _classify_batch(serve, encoded):
+    """`classify_encoded`'s results from one call of `serve` with all of `encoded`."""
+    out = {k: v.numpy() for k, v in serve(images=tf.constant(encoded)).items()}
+    results = []
+    for i in range(len(encoded)):
+        if "status" in out and out["status"][i] != 0:
+            results.append((out["error"][i].decode(), []))
+            continue
+        results.append((None, list(zip(out["top5_probabilities"][i],
+                                       [w.decode() for w in out["top5_wnids"][i]],
+                                       [n.decode() for n in out["top5_names"][i]]))))
+    return results
+
+
+def predict_files(serve, files, batch_size=32):
+    """`(file, error, top5 rows)` for each of `files`, in order, as `classify_encoded`
+    gives them, `batch_size` files per call of `serve`; a file that cannot be read gets
+    "cannot read: <reason>"."""
+    for start in range(0, len(files), batch_size):
+        names, encoded, results = [], [], {}
+        for name in files[start:start + batch_size]:
+            try:
+                with open(name, "rb") as f:
+                    encoded.append(f.read())
+                names.append(name)
+            except OSError as e:
+                results[name] = (f"cannot read: {e.strerror}", [])
+        results.update(zip(names, classify_encoded(serve, encoded) if encoded else []))
+        for name in files[start:start + batch_size]:
+            yield (name, *results[name])
 
 
 @dataclasses.dataclass

@@ -40,6 +40,15 @@ def make_data(config, workdir):
     built into TFRecords in `workdir/data` first."""
     d = config.data
     folder = os.path.join(workdir, "data")
+    if str(d.train).startswith(data.TFDS_PREFIX):  # the tools' syntax for tfds data
+        name, split = data.tfds_path(d.train, None)
+        if d.source != "tfds" or split:
+            raise ValueError(f"config.data.train={d.train}: for tfds data in training, give "
+                             f"--config.data.source=tfds --config.data.train=NAME (or a "
+                             f"directory) and the splits as data.train_split and "
+                             f"data.validation_split")
+        d = config.data.copy_and_resolve_references()  # the caller's config unchanged
+        d.train = name
     if d.source != "generated":
         for field in ("train", "validation") if d.source != "tfds" else ("train",):
             if not d[field]:

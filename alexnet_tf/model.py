@@ -108,6 +108,9 @@ def alexnet(
         raise ValueError(f"alexnet: `initializer` must be 'paper' or 'he', got {initializer!r}.")
     if len(filters) != 5:
         raise ValueError(f"alexnet: `filters` must give 5 kernel counts, got {filters!r}.")
+    if input_downsample not in (1, 2, 3):  # 4 leaves conv5's maps too small to pool
+        raise ValueError(f"alexnet: `input_downsample` must be 1, 2 or 3, got "
+                         f"{input_downsample!r}.")
     if towers == 1:  # Sec. 5: the one-GPU net halves conv1..conv4, keeps conv5
         filters = (*(f // 2 for f in filters[:4]), filters[4])
     split = dict(towers=towers, devices=devices)

@@ -182,11 +182,18 @@ def weight_tags(net):
 def histogram(tag, values, buckets=30):
     """Writes a TensorBoard histogram of `values`, like `tf.summary.histogram` (the same
     [buckets, 3] float64 tensor of left edge, right edge and count, `buckets` equal
-    buckets from the minimum to the maximum). `tf.summary.histogram` builds a
+    buckets from the minimum to the maximum; non-finite values are left out).
+    `tf.summary.histogram` builds a
     one-hot [values, buckets] matrix: 4.5 GB of float32 for fc6's 37.7 million weights,
     which made the demo peak at 13 GB; `tf.histogram_fixed_width` counts in one pass."""
     values = tf.reshape(tf.cast(values, tf.float64), [-1])
-    low, high = tf.reduce_min(values), tf.reduce_max(values)
+    # Weights of a diverged run: NaN and infinities have no bucket (they would break
+    # the value range), so only the finite values are counted.
+    values = tf.boolean_mask(values, tf.math.is_finite(values))
+    if tf.size(values) == 0:
+        low = high = tf.constant(0.0, tf.float64)
+    else:
+        low, high = tf.reduce_min(values), tf.reduce_max(values)
     if low == high:  # as TensorBoard does: one value gets a unit-wide bucket
         low, high = low - 0.5, high + 0.5
     counts = tf.histogram_fixed_width(values, tf.stack([low, high]), nbins=buckets)

@@ -184,3 +184,5 @@ def test_input_downsample_gives_the_same_layers_a_smaller_image():
     assert net.get_layer("pool5").output.shape[1:] == (2, 2, 256)
     assert net.get_layer("fc6").kernel.shape == (1024, 4096)
     assert "downsample" not in [layer.name for layer in alexnet(num_classes=10).layers]
+    with pytest.raises(ValueError, match="`input_downsample` must be 1, 2 or 3, got 4"):
+        alexnet(input_downsample=4)

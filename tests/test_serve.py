@@ -1,5 +1,4 @@
 """Evaluation (centre, 10-crop, ensembles), SavedModel export and serving, predict tool."""
-import importlib.util
 import io
 import json
 import os
@@ -245,14 +244,6 @@ def test_bad_images_get_a_status_and_do_not_fail_the_batch(trained):
     assert serve(images=tf.constant([], tf.string))["status"].shape == (0,)
 
 
-def predict_tool():
-    spec = importlib.util.spec_from_file_location("predict_tool",
-                                                  os.path.join(ROOT, "tools", "predict.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_predict_reports_bad_files_and_prints_the_good_ones(trained, tmp_path):
     images, _ = good_and_bad_images()
     files = {name: tmp_path / name for name in ("a.jpg", "trunc.jpg", "empty.png", "missing.jpg",
@@ -268,15 +259,16 @@ def test_predict_reports_bad_files_and_prints_the_good_ones(trained, tmp_path):
     assert [lines[0], lines[5]] == [str(files["a.jpg"]), str(files["b.png"])] and len(lines) == 10
     assert all("%" in line for line in lines[1:5] + lines[6:])  # 4 classes each
     assert [line for line in run.stderr.splitlines() if ": error: " in line] == [
-        f"{files['missing.jpg']}: error: cannot read: No such file or directory",
         f"{files['trunc.jpg']}: error: {UNDECODABLE}",
-        f"{files['empty.png']}: error: image bytes are empty"]
+        f"{files['empty.png']}: error: image bytes are empty",
+        f"{files['missing.jpg']}: error: cannot read: No such file or directory"]
 
 
-def test_predict_sends_one_batch_and_still_reads_older_saved_models(trained):
-    """One call for all images; a SavedModel exported before `status` (there a bad image
-    fails the whole batch) gets one call per image instead."""
-    predict = predict_tool()
+def test_predict_sends_batches_and_still_reads_older_saved_models(trained, tmp_path):
+    """One call for a batch of images (files go `batch_size` at a time); a SavedModel
+    exported before `status` (there a bad image fails the whole batch) gets one call per
+    image instead."""
+    from alexnet_tf import export
     serve = tf.saved_model.load(str(trained / "saved_model")).signatures["serving_default"]
     images, errors = good_and_bad_images()
     calls = []
@@ -300,16 +292,29 @@ def test_predict_sends_one_batch_and_still_reads_older_saved_models(trained):
             return {k: v for k, v in serve(images=images).items()
                     if k in self.structured_outputs}
 
-    got = predict.classify(Counted(), images)
+    got = export.classify_encoded(Counted(), images)
     assert calls == [5] and [e or "" for e, _ in got] == errors
     assert [len(rows) for _, rows in got] == [4, 0, 0, 4, 0]
     calls.clear()
-    older = predict.classify(Older(), images[:2] + images[3:4])
+    older = export.classify_encoded(Older(), images[:2] + images[3:4])
     assert calls == [1, 1, 1] and [e for e, _ in older] == [None, "image bytes are empty", None]
     for (_, alone), (_, batched) in ((older[0], got[0]), (older[2], got[3])):
         assert [row[1:] for row in alone] == [row[1:] for row in batched]  # wnid, name
         np.testing.assert_allclose([row[0] for row in alone], [row[0] for row in batched],
                                    rtol=1e-5, atol=1e-6)
+    calls.clear()
+    files = []
+    for i, encoded in enumerate(images):
+        files.append(str(tmp_path / f"{i}.img"))
+        with open(files[-1], "wb") as f:
+            f.write(encoded)
+    files.insert(2, str(tmp_path / "missing.jpg"))
+    predicted = list(export.predict_files(Counted(), files, batch_size=2))
+    assert calls == [2, 1, 2]  # the missing file is left out of its batch
+    assert [p[0] for p in predicted] == files
+    assert [p[1] for p in predicted] == [
+        errors[0] or None, errors[1], "cannot read: No such file or directory",
+        *[e or None for e in errors[2:]]]
 
 
 def test_saved_model_cli_and_float_signature(trained, tmp_path):

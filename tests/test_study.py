@@ -398,5 +398,18 @@ def test_speedup_ratios_match_a_hand_computation(tmp_path):
         (statistics.fmean(ratios), statistics.fmean(ratios) - half,
          statistics.fmean(ratios) + half), abs=1e-6)
     text = (workdir / "REPORT.md").read_text()
-    assert "| 2 | not reached | 1.50 | – |" in text and "the paper: 6x." in text
+    assert speed["lower_bounds"] == {2: pytest.approx(4 / 1.5)}  # 4 epochs run, not reached
+    assert "| 2 | not reached | 1.50 | > 2.67x |" in text and "the paper: 6x." in text
+    assert "Left out of the mean: 1 seed(s)" in text
     assert (workdir / "fig1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_reads_each_runs_own_validation_data(tmp_path):
+    def config(**data):
+        (tmp_path / "config.json").write_text(json.dumps({"data": data}))
+        return R.validation_data({}, str(tmp_path))
+    assert config(source="images") == (str(tmp_path / "data" / "validation-*"), None)
+    assert config(source="folder", validation="/v") == ("/v", None)
+    assert config(source="tfds", train="imagenette", validation_split="validation",
+                  data_dir="/d") == ("tfds:imagenette:validation", "/d")
+    assert R.validation_data({"validation_data": "x-*"}, str(tmp_path)) == ("x-*", None)

@@ -143,6 +143,8 @@ def test_histogram_counts_in_one_pass_like_tf_summary_histogram(tmp_path):
         monitor.histogram("ours", values)
         tf.summary.histogram("tf", values)
         monitor.histogram("constant", np.full(5, 2.0))
+        monitor.histogram("diverged", np.array([1.0, np.nan, np.inf, -np.inf, 3.0]))
+        monitor.histogram("all nan", np.full(3, np.nan))
     writer.flush()
     acc = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
     acc.Reload()
@@ -157,3 +159,6 @@ def test_histogram_counts_in_one_pass_like_tf_summary_histogram(tmp_path):
     np.testing.assert_allclose(ours[:, :2], theirs[:, :2], rtol=1e-6)
     constant = tf.make_ndarray(acc.Tensors("constant")[0].tensor_proto)
     assert constant[:, 2].sum() == 5 and constant[0, 0] == 1.5 and constant[-1, 1] == 2.5
+    diverged = tf.make_ndarray(acc.Tensors("diverged")[0].tensor_proto)
+    assert diverged[:, 2].sum() == 2 and diverged[0, 0] == 1 and diverged[-1, 1] == 3
+    assert tf.make_ndarray(acc.Tensors("all nan")[0].tensor_proto)[:, 2].sum() == 0

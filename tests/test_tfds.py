@@ -212,3 +212,18 @@ def test_unknown_splits_names_and_directories_are_one_line(prepared, tmp_path):
         "imagenet2012:5.1.0", "train[:10]")
     assert D.tfds_path("tfds:imagenette/320px-v2", "validation") == (
         "imagenette/320px-v2", "validation")
+
+
+def test_training_takes_the_tools_tfds_prefix(prepared, tmp_path):
+    """--config.data.train=tfds:NAME works as NAME; with a split or without
+    data.source=tfds it is one line saying which fields to use."""
+    data_dir, _ = prepared
+    config = tiny.get_config()
+    config.data.update(dict(source="tfds", train="tfds:tiny_images", data_dir=str(data_dir)))
+    made = inputs.make_data(config, str(tmp_path))
+    assert made.train_examples > 0 and config.data.train == "tfds:tiny_images"
+    for source, train in (("tfds", "tfds:tiny_images:train"), ("tfrecord", "tfds:tiny_images")):
+        config.data.update(dict(source=source, train=train))
+        with pytest.raises(ValueError, match="give --config.data.source=tfds "
+                                             "--config.data.train=NAME"):
+            inputs.make_data(config, str(tmp_path))
