@@ -54,6 +54,7 @@ from tqdm import tqdm
 
 from alexnet_tf.data import (IMAGE_SIZE, image_kind, image_tree, read_classes, resize_and_crop,
                              shard_files, write_classes)
+from alexnet_tf.files import write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,8 +355,7 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
                 f"{output_dir} holds a partial or complete '{split}' build with other inputs "
                 f"or options ({plan_path}); use a new --output_dir or delete the old "
                 f"'{split}' files and {work}.")
-    with open(plan_path, "w") as f:  # where the inputs are now
-        json.dump(plan, f, indent=1)
+    write_json(plan_path, plan)  # where the inputs are now
 
     bar = _progress(len(entries), f"{split}", progress)
     local = threading.local()
@@ -375,9 +375,7 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
             readers.append(local.reader)
         report = _write_shard(parts[i], wnids, names, path, os.path.join(work, f"{i:05d}.tmp"),
                               options, local.reader, bar)
-        with open(report_path + ".tmp", "w") as f:
-            json.dump(report, f)
-        os.replace(report_path + ".tmp", report_path)
+        write_json(report_path, report)
         return report
 
     try:
@@ -404,8 +402,7 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
         "converted": {k: sorted(v) for k, v in sorted(converted.items())},
         "skipped": sorted(skipped, key=lambda s: s["file"]),
     }
-    with open(os.path.join(output_dir, f"{split}.manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
+    write_json(os.path.join(output_dir, f"{split}.manifest.json"), manifest)
     return manifest
 
 

@@ -114,6 +114,15 @@ class Checkpoints:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.save_directory, max_to_keep=keep, checkpoint_name="ckpt")
 
+    def variables(self):
+        """Every saved variable by its name in the checkpoint (`model/...`,
+        `optimizer/...`, `state/epoch`, `state/step`, `state/schedule`)."""
+        found = {f"{group}/{key}": v for group in ("model", "optimizer")
+                 for key, v in getattr(self.checkpoint, group).items()}
+        found.update({f"state/{v.name.split(':')[0]}": v for v in
+                      (self.state.epoch, self.state.step, self.state.schedule)})
+        return found
+
     def save(self, epoch, step, steps_per_epoch, schedule_state):
         """Saves the run as it is after `step` steps of `epoch` (0-based)."""
         self.state.epoch.assign(epoch)
@@ -209,6 +218,14 @@ def latest(directory):
     return tf.train.latest_checkpoint(directory)
 
 
+def position(path):
+    """`(epoch, step)` of a checkpoint (0-based epoch, steps done in it), read without
+    its weights."""
+    reader = tf.train.load_checkpoint(path)
+    return tuple(int(reader.get_tensor(f"state/{k}/.ATTRIBUTES/VARIABLE_VALUE"))
+                 for k in ("epoch", "step"))
+
+
 def read(path):
     """`(variables, state)` of a checkpoint: `{name: numpy array}` for every model and
     optimizer variable, and `{"epoch", "step", "schedule"}`."""
@@ -229,14 +246,6 @@ def load_history(path, before_epoch):
         return []
     with open(path) as f:
         return [h for h in json.load(f) if h["epoch"] < before_epoch]
-
-
-def write_json(path, value):
-    """Writes `value` as JSON to `path` atomically (a temporary file, then a rename)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=1)
-    os.replace(tmp, path)
 
 
 class Checkpointer(keras.callbacks.Callback):

@@ -24,6 +24,7 @@ from collections import namedtuple
 import numpy as np
 
 from alexnet_tf import study as S
+from alexnet_tf.files import read_json, write_json, write_text
 
 Difference = namedtuple("Difference", "difference low high df")
 SAME, OPPOSITE, INCONCLUSIVE = ("same direction as the paper", "opposite",
@@ -235,7 +236,7 @@ def evaluate_run(directory, data_path, data_dir=None):
     key = {"model_mtime_ns": os.stat(model).st_mtime_ns, "data": data_path,
            "data_dir": data_dir}
     path = os.path.join(directory, "evaluation.json")
-    cached = S.read_json(path)
+    cached = read_json(path)
     if cached and cached["key"] == key:
         return cached["results"]
     from alexnet_tf.evaluate import evaluate_paths  # TensorFlow: only when evaluating
@@ -244,7 +245,7 @@ def evaluate_run(directory, data_path, data_dir=None):
         result = evaluate_paths([model], data_path, ten_crop=ten_crop, data_dir=data_dir)
         # top5_error, or top<k>_error with fewer than 5 classes
         results[crops] = {k: float(v) for k, v in result.items() if k.startswith("top")}
-    S.write_json(path, {"key": key, "results": results})
+    write_json(path, {"key": key, "results": results})
     return results
 
 
@@ -254,7 +255,7 @@ def validation_data(spec, directory):
     config.json; `tfds:NAME:SPLIT` for tfds data, see `data.read_path`)."""
     if spec.get("validation_data"):
         return spec["validation_data"], None
-    data = S.read_json(os.path.join(directory, "config.json"))["data"]
+    data = read_json(os.path.join(directory, "config.json"))["data"]
     if data["source"] in ("generated", "images"):  # built into the run's folder
         return os.path.join(directory, "data", "validation-*"), None
     if data["source"] in ("tfrecord", "folder"):
@@ -432,7 +433,7 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
     threshold and seeds are used). With `evaluate`, also the centre and 10-crop errors of
     every finished run (`evaluate_run`). Returns the numbers: {"results", "differences",
     "speedup", "evaluation", "unfinished"}."""
-    saved = S.read_json(os.path.join(workdir, "study.json")) if os.path.isdir(workdir) else None
+    saved = read_json(os.path.join(workdir, "study.json")) if os.path.isdir(workdir) else None
     if saved is None:
         raise S.StudyError(f"--workdir {workdir} has no study.json: not a study folder")
     spec = saved
@@ -481,6 +482,6 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
     lines += ["## Differences to the baseline", ""] + _differences_table(spec, diffs)
     if evaluation:
         lines += ["## Centre and 10-crop evaluation", ""] + _evaluation_table(evaluation)
-    S.write_text(os.path.join(workdir, "REPORT.md"), "\n".join(lines) + "\n")
+    write_text(os.path.join(workdir, "REPORT.md"), "\n".join(lines) + "\n")
     return {"results": results, "differences": diffs, "speedup": speed,
             "evaluation": evaluation, "unfinished": unfinished}

@@ -60,6 +60,8 @@ import time
 import configs
 import ml_collections
 
+from alexnet_tf.files import read_json, write_json
+
 CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
 # The runs go through the training tool, which is in the repository beside the package.
 TRAIN_TOOL = os.path.join(os.path.dirname(CONFIGS), "tools", "train.py")
@@ -279,25 +281,6 @@ def plan(spec, workdir):
             runs.append(Run(variant, seed, directory, spec["epochs"][variant], spec["base"],
                             overrides, command))
     return runs
-
-
-def read_json(path, default=None):
-    if not os.path.exists(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def write_text(path, text):
-    """Writes a file atomically (a temporary file, then a rename): a kill leaves the old one."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def write_json(path, value):
-    write_text(path, json.dumps(value, indent=1))
 
 
 def history(directory):

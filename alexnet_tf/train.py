@@ -4,7 +4,9 @@
 data (`alexnet_tf.inputs`) -> model (uint8 256x256 images -> `PaperAugmentation` ->
 `alexnet` -> logits) -> compile (`alexnet_tf.optim`: the paper's optimizer, schedule and
 error) -> restore (`alexnet_tf.checkpoint`) -> `fit`, with TensorBoard logs, and a final
-`model.keras` and SavedModel. Configs are Python files in `configs/`.
+`model.keras` and SavedModel. Configs are Python files in `configs/`. Under `multi_worker`
+the workers first form their cluster and agree on the workdir, the config and the restored
+state, and each split's sharding is chosen (`_shard_policies`).
 
 The workdir:
 
@@ -17,6 +19,8 @@ The workdir:
     DIR/classes.txt                its classes (wnid and name), index = line - 1
     DIR/saved_model/               the same as a TF SavedModel
     DIR/history.json               per-epoch metrics
+    DIR/.run-id                    multi_worker: the id the chief writes at each start
+    DIR/.worker-N/                 multi_worker: what worker N (not the chief) writes
 """
 import math
 import os
@@ -26,11 +30,13 @@ import warnings
 import keras
 import tensorflow as tf
 
-from alexnet_tf import data, distribute
+from alexnet_tf import checkpoint, data, distribute
 from alexnet_tf.augment import PaperAugmentation
+from alexnet_tf.build import count_examples
 from alexnet_tf.classifier import Classifier
-from alexnet_tf.checkpoint import Checkpointer, Checkpoints, load_history, write_json
+from alexnet_tf.checkpoint import Checkpointer, Checkpoints, load_history
 from alexnet_tf.export import save_run
+from alexnet_tf.files import write_json
 from alexnet_tf.inputs import make_data
 from alexnet_tf.model import alexnet, fig1_net
 from alexnet_tf.monitor import EpochTime, tensorboard_callbacks
@@ -157,11 +163,70 @@ def compile_model(model, config, jit_compile):
     model.optimizer.build(model.trainable_variables)
 
 
-def _explain_data_error(error, patterns, classes):
-    """Re-raises a TF error from the input pipeline as `BadData` naming the shards and
-    records at fault (found by reading every record); the original error if none is."""
-    if not patterns or "IteratorGetNext" not in (error.message or ""):
+def _shard_policies(config, d, workers, steps, log=print):
+    """The auto-shard policies `(training, validation)` of a multi-worker run, `log`ged in
+    one line. Training: `distribute.shard_policy` of config.data.shard_policy and the
+    training files, where file sharding also needs every worker's files to hold its
+    `steps` batches of batch_size / workers images, whichever files it gets. Validation:
+    always data sharding (see below)."""
+    policy = config.data.shard_policy
+    if config.batch_size % workers:
+        raise ValueError(f"config.batch_size ({config.batch_size}, the global batch) must be "
+                         f"a multiple of the {workers} workers")
+    files = _train_files(config, d)
+    train, why_train = distribute.shard_policy(policy, files and len(files), workers)
+    # Validation is one pass that must see each image once: Keras runs as many steps as
+    # the pass has global batches, which only data sharding gives every worker (by file,
+    # measured: 13 of 16 images evaluated with 3 uneven files on 2 workers).
+    val, why_val = "data", "one pass over every image"
+    if train == "file":
+        # Each worker gets len // workers files at least; the smallest ones, at worst.
+        sizes = sorted(_file_sizes(files))
+        least = sum(sizes[:len(sizes) // workers])
+        need = steps * config.batch_size // workers
+        if least < need and policy == "auto":
+            train, why_train = "data", (f"file sharding could leave a worker {least:,} "
+                                        f"images for its {need:,} per epoch")
+        elif least < need:
+            raise ValueError(f"config.data.shard_policy is file, but a worker could get only "
+                             f"{least:,} training images for the {need:,} an epoch needs of "
+                             f"it: set data.shard_policy to auto or data, or split the data "
+                             f"into more, even files")
+    log(f"sharding over {workers} workers (data.shard_policy {policy}): training by "
+        f"{train} ({why_train}), validation by {val} ({why_val})")
+    return train, val
+
+
+def _train_files(config, d):
+    """The files (for tfds, the file instructions) the training data is read from; None
+    for data not read from files."""
+    if d.patterns:  # TFRecords: training, validation
+        return data.shard_files(d.patterns[0])
+    if config.data.source == "tfds":
+        name = config.data.train
+        if str(name).startswith(data.TFDS_PREFIX):  # the tools' syntax, as make_data takes it
+            name = data.tfds_path(name, None)[0]
+        builder = data.tfds_builder(name, config.data.data_dir)
+        return list(builder.info.splits[config.data.train_split].file_instructions)
+    return None
+
+
+def _file_sizes(files):
+    """The number of examples of each of `files` (TFRecord files or tfds file
+    instructions)."""
+    return [count_examples(f) if isinstance(f, str) else f.take for f in files]
+
+
+def _explain_data_error(error, patterns, classes, source):
+    """Re-raises a TF error from the input pipeline as `BadData`: for TFRecords, naming
+    the shards and records at fault (found by reading every record; the original error
+    if none is); for other sources (`source`: config.data.train), with TF's reason."""
+    if "IteratorGetNext" not in (error.message or ""):
         raise error  # not from the input pipeline: reading every record would not help
+    if not patterns:
+        raise BadData(f"an image of {source} (training or validation data) cannot be read or "
+                      f"decoded: {data.error_reason(error)} (the last checkpoint stands; "
+                      f"remove or fix the image, then re-run to resume)") from None
     print(f"\n{type(error).__name__} while training; checking the TFRecords ...")
     bad = [b for p in patterns for b in data.find_bad_records(p, classes)]
     if not bad:
@@ -174,14 +239,21 @@ def _explain_data_error(error, patterns, classes):
 
 # ---------------------------------------------------------------------------- train
 
-def train(config, workdir):
+def train(config, workdir, on_lost=None):
     """Trains per `config` in `workdir`, resuming from its latest checkpoint if any.
 
     Returns the history (a list of per-epoch metric dicts, resumed epochs included).
     Raises `TrainingDiverged` if the loss becomes NaN or infinite, `BadData` if a record
     cannot be read or decoded, `checkpoint.CheckpointWriteError` if a checkpoint cannot be
     written, `ValueError` for a bad config (`checkpoint.CheckpointMismatch` for a workdir
-    of another model).
+    of another model). Under `multi_worker` (README, "Multi-worker training"), also
+    `distribute.PeersMissing` if the other workers do not join within
+    `config.peer_timeout` seconds, `distribute.WorkersDisagree` if the workers were given
+    different workdirs or configs or restored different states (before any step), and
+    `distribute.WorkerLost` if TF reports a lost worker. A thread also watches the other
+    workers (`distribute.PeerWatch`) and, when one is lost while this one works alone,
+    calls `on_lost(WorkerLost)`, which must end the process (default:
+    `distribute.exit_lost`, one line and exit status 1).
     """
     o = config.optimizer
     if o.schedule not in ("plateau", "step"):
@@ -192,14 +264,57 @@ def train(config, workdir):
     keras.utils.set_random_seed(config.seed)
     path = distribute.compute_path(config.precision, config.jit_compile, config.strategy)
     keras.mixed_precision.set_global_policy(path.precision)  # also resets to float32
-    strategy, devices = distribute.get_strategy(config.strategy)
-    chief = distribute.is_chief(strategy)
-    out_dir = workdir if chief else os.path.join(workdir,
-                                                 f".worker-{distribute.worker_id(strategy)}")
+    if config.strategy != "multi_worker":
+        strategy, devices = distribute.get_strategy(config.strategy)
+        os.makedirs(workdir, exist_ok=True)
+        return _train(config, workdir, strategy, devices, path, None, workdir, None)
+    cluster = distribute.Cluster.from_env()
+    strategy = distribute.multi_worker_strategy(
+        cluster, config.get("peer_timeout", distribute.PEER_TIMEOUT))
+    # Only the chief writes to the workdir; another worker's own files go to a folder of
+    # its own there.
+    out_dir = (workdir if cluster.is_chief
+               else os.path.join(workdir, f".worker-{cluster.task[1]}"))
     os.makedirs(out_dir, exist_ok=True)
+    if not cluster.is_chief:
+        print(f"{cluster.name()}: the chief, {cluster.name(cluster.tasks[0])}, prints the "
+              f"progress and writes the checkpoints, logs and model to {workdir}; this "
+              f"worker prints only errors and writes only to {out_dir} (its copy of built "
+              f"data, and checkpoint copies it deletes at once)", flush=True)
+
+    def resume_from():
+        return _resume_point(os.path.join(workdir, "checkpoints"))
+
+    with distribute.report_lost_workers(cluster, resume_from), distribute.PeerWatch(
+            cluster, on_lost or distribute.exit_lost, resume_from) as watch:
+        distribute.check_same_run(strategy, cluster, workdir, config.to_dict())
+        return _train(config, workdir, strategy, None, path, cluster, out_dir, watch)
+
+
+def _resume_point(directory):
+    """Where a restart resumes, in words: the newest checkpoint in `directory`."""
+    latest = checkpoint.latest(directory)
+    if not latest:
+        return "No checkpoint was written yet: a restart starts the run over"
+    epoch, step = checkpoint.position(latest)
+    return (f"A restart resumes from the last checkpoint, {latest} (epoch {epoch + 1}, step "
+            f"{step})")
+
+
+def _quiet(*args, **kwargs):
+    """`print` on a worker other than the chief, which prints only errors."""
+
+
+def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
+    """`train` once the strategy is up: `cluster` is the `distribute.Cluster` under
+    multi_worker (else None), `out_dir` where this worker writes (the workdir, or a
+    non-chief worker's own folder in it), `watch` its `distribute.PeerWatch`."""
+    o = config.optimizer
+    chief = cluster is None or cluster.is_chief
+    say = print if chief else _quiet
     jit_compile = path.jit_compile
-    print(f"precision: {path.precision}, XLA: {'on' if jit_compile else 'off'} "
-          f"({path.reason})")
+    say(f"precision: {path.precision}, XLA: {'on' if jit_compile else 'off'} "
+        f"({path.reason})")
 
     # Each worker builds generated/images data in its own folder (no race on shared disks).
     d = make_data(config, out_dir)
@@ -212,6 +327,9 @@ def train(config, workdir):
         raise ValueError(f"config.steps_per_epoch is {steps} but the {d.train_examples:,} "
                          f"training images make only {full_batches} batches of "
                          f"{config.batch_size}")
+    train_policy = val_policy = None
+    if cluster:
+        train_policy, val_policy = _shard_policies(config, d, cluster.size, steps, say)
     with strategy.scope():
         model = training_model(config, devices)
         compile_model(model, config, jit_compile)
@@ -224,11 +342,17 @@ def train(config, workdir):
                               temp_directory=os.path.join(out_dir, "tmp-checkpoints"))
     history_path = os.path.join(out_dir, "history.json")
     epoch, step, schedule_state, history = 0, 0, None, []
-    restored = checkpoints.restore()
+    restored = checkpoints.restore(log=say)
     if restored:
         latest, epoch, step, schedule_state = restored
         history = load_history(os.path.join(workdir, "history.json"), epoch)
-        print(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
+        say(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
+        if step >= steps:
+            raise ValueError(f"{latest} is at step {step} of epoch {epoch + 1}, but an epoch "
+                             f"now has {steps} steps: resume with the data and "
+                             f"config.steps_per_epoch the run started with")
+    if cluster:  # every worker must go on from the same state
+        distribute.check_same_state(strategy, cluster, epoch, step, checkpoints.variables())
     if chief:
         write_json(os.path.join(out_dir, "config.json"), config.to_dict())
 
@@ -250,49 +374,85 @@ def train(config, workdir):
         return cbs + [Checkpointer(checkpoints, schedule, nan_guard,
                                    config.checkpoint_every_steps, steps, first_step)]
 
-    print(f"training on {d.train_examples:,} images ({steps} steps of {config.batch_size} per epoch) "
-          f"for {config.epochs} epochs; strategy {config.strategy}, jit_compile "
-          f"{jit_compile}; logs in {log_dir}")
+    say(f"training on {d.train_examples:,} images ({steps} steps of {config.batch_size} per epoch) "
+        f"for {config.epochs} epochs; strategy {config.strategy}, jit_compile "
+        f"{jit_compile}; logs in {log_dir}")
+    # Under file sharding each worker reads only its own files, and tf.distribute splits
+    # every batch a worker reads into one batch per worker, all of them its own: a step
+    # then takes batch_size / workers images of the worker's files. Its epochs are cut
+    # (and a resumed epoch skipped) here image by image, and batched again in `run_data`.
+    per_worker = config.batch_size // cluster.size if train_policy == "file" else None
+
     def epoch_data(e, skip=0):
         # Exactly `steps` batches per epoch, so that epochs never run into each other when
-        # steps_per_epoch is less than the data's batches.
-        ds = d.epoch(e, skip)
-        if d.dropped:  # an epoch shortened by dropped records is refilled from its start
-            ds = ds.repeat(2)
-        return ds.take(steps - skip)
+        # steps_per_epoch is less than the data's batches; fewer (the data ran out) is an
+        # error from `assert_cardinality` when the epoch ends, where Keras would go on
+        # into the next epoch's data.
+        if d.dropped:
+            # An epoch shortened by dropped records is refilled from its start, and a
+            # resumed epoch skips batches after the drops, as the first run counted them.
+            ds = d.epoch(e).repeat(2)
+        else:
+            ds = d.epoch(e, 0 if per_worker else skip)  # skipped before decoding
+        if per_worker:
+            n = (steps - skip) * per_worker
+            ds = ds.unbatch().skip(skip * per_worker)
+        else:
+            n = steps - skip
+            ds = ds.skip(skip) if d.dropped else ds
+        return ds.take(n).apply(tf.data.experimental.assert_cardinality(n))
+
+    def run_data(parts):
+        ds = parts[0]
+        for part in parts[1:]:
+            ds = ds.concatenate(part)
+        if per_worker:  # whole batches again; images to complete the last one, never used
+            ds = ds.concatenate(parts[-1].repeat().take(config.batch_size))
+            ds = ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        return ds.with_options(distribute.shard_options(train_policy)) if cluster else ds
 
     runs = []
     if step and epoch < config.epochs:  # the rest of the interrupted epoch
-        runs.append((epoch_data(epoch, step), epoch, epoch + 1, steps - step, step))
+        runs.append((run_data([epoch_data(epoch, step)]), epoch, epoch + 1, steps - step, step))
         epoch += 1
     if epoch < config.epochs:
-        epochs = epoch_data(epoch)
-        for e in range(epoch + 1, config.epochs):
-            epochs = epochs.concatenate(epoch_data(e))
-        runs.append((epochs, epoch, config.epochs, steps, 0))
+        runs.append((run_data([epoch_data(e) for e in range(epoch, config.epochs)]), epoch,
+                     config.epochs, steps, 0))
+    validation = (d.validation.with_options(distribute.shard_options(val_policy)) if cluster
+                  else d.validation)
     for ds, first, last, n_steps, first_step in runs:
         try:
             with warnings.catch_warnings():
-                # Our own check below explains training data that ran out; for validation
+                # Training data that runs out is an error (`epoch_data`); for validation
                 # read tolerantly (unknown size), Keras' warning at the pass's end is noise.
                 warnings.filterwarnings("ignore", message="Your input ran out of data")
+                if not chief:  # the chief shows the same warnings
+                    warnings.simplefilter("ignore")
                 model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=n_steps,
-                          validation_data=d.validation, callbacks=callbacks(first_step),
-                          verbose=config.verbose)
+                          validation_data=validation, callbacks=callbacks(first_step),
+                          verbose=config.verbose if chief else 0)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-            _explain_data_error(e, d.patterns, d.classes)
+            _explain_data_error(e, d.patterns, d.classes, config.data.train)
+        except tf.errors.FailedPreconditionError as e:  # `epoch_data`'s cardinality check
+            if "elements but contained only" not in (e.message or ""):
+                raise
+            ran_out = int(model.optimizer.iterations.numpy()) // steps + 1
+            raise BadData(f"the training data ran out in epoch {ran_out}: an epoch needs "
+                          f"{steps} batches of {config.batch_size} (check "
+                          f"config.data.train_examples and steps_per_epoch, or the records "
+                          f"dropped by data.skip_bad_records; the last checkpoint "
+                          f"stands)") from None
         if nan_guard.bad_step is not None:
             raise TrainingDiverged(
                 f"the loss became NaN or infinite in epoch {nan_guard.bad_epoch + 1} (step "
                 f"{nan_guard.bad_step + 1} of this run's part of it); the last good checkpoint "
                 f"is kept in {checkpoints.directory} (lower config.optimizer.learning_rate)")
-        if not history or history[-1]["epoch"] + 1 < last:  # Keras stops when data ends
-            raise BadData(f"the training data ran out before the end of epoch "
-                          f"{(history[-1]['epoch'] + 2) if history else first + 1} (expected "
-                          f"{steps} batches of {config.batch_size} per epoch: check "
-                          f"config.data.train_examples and steps_per_epoch, or the records "
-                          f"dropped by data.skip_bad_records)")
 
+    if cluster:
+        # A barrier: a worker done first waits here for the others' last callbacks, so
+        # that no watch sees a peer end normally; the chief then exports alone.
+        distribute.all_gather(strategy, cluster, [])
+        watch.stop()
     if chief:
         save_run(out_dir, model, d.wnids, d.names)
     return history

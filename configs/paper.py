@@ -60,6 +60,7 @@ def get_config():
         per_pixel_mean=False,          # Sec. 2 subtracts the mean image: needs a stats file
         input_scale=1.0))              # pixels 0..255 minus the mean (1/64 with "he" init)
     c.strategy = "default"             # default, towers, mirrored, multi_worker
+    c.peer_timeout = 300.0             # multi_worker: seconds a worker waits for the others to join
     # "auto": the fastest path of this machine (alexnet_tf.distribute.compute_path):
     # mixed_bfloat16 on CPUs with bfloat16 instructions and A100/H100-class GPUs,
     # mixed_float16 on older GPUs, float32 elsewhere; XLA on GPUs only. The paper trained

@@ -179,3 +179,22 @@ def test_more_steps_than_the_data_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"steps_per_epoch is 9 but the 32 training images "
                                          r"make only 4 batches of 8"):
         T.train(tiny_config(steps_per_epoch=9), str(tmp_path))
+
+
+def test_training_data_that_runs_out_is_an_error_not_a_shifted_epoch(tmp_path):
+    """data.train_examples says 48 images (6 batches) where there are 32 (4): the first
+    epoch runs out of data, which stops the run with one clear error instead of Keras
+    going on into the next epoch's batches."""
+    with pytest.raises(T.BadData, match=r"the training data ran out in epoch 1: an epoch "
+                                        r"needs 6 batches of 8"):
+        T.train(tiny_config(**{"data.train_examples": 48, "epochs": 2}), str(tmp_path))
+
+
+def test_a_checkpoint_past_the_end_of_a_shorter_epoch_is_refused(tmp_path):
+    """A mid-epoch checkpoint at step 3, resumed with 2 steps per epoch: refused."""
+    T.train(tiny_config(epochs=1, checkpoint_every_steps=3), str(tmp_path))
+    for f in glob.glob(str(tmp_path / "checkpoints" / "ckpt-4.*")):
+        os.remove(f)  # the end-of-epoch checkpoint: ckpt-3 (epoch 1, step 3) is the newest
+    with pytest.raises(ValueError, match=r"ckpt-3 is at step 3 of epoch 1, but an epoch now "
+                                         r"has 2 steps"):
+        T.train(tiny_config(epochs=1, steps_per_epoch=2), str(tmp_path))

@@ -124,8 +124,7 @@ def test_multi_worker_two_processes_match_one_device(reference, tmp_path):
             "--config.augment.enabled=False", "--config.model.dropout=0.0",
             "--config.optimizer.learning_rate=1e-3",
             "--config.data.source=tfrecord", f"--config.data.train={workdir}/data/train-*",
-            f"--config.data.validation={workdir}/data/validation-*",
-            "--config.data.shard_policy=data"]
+            f"--config.data.validation={workdir}/data/validation-*"]
     procs = [subprocess.Popen([sys.executable, TRAIN, *args], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,
                               env={**os.environ, "TF_CONFIG": json.dumps(
@@ -134,6 +133,9 @@ def test_multi_worker_two_processes_match_one_device(reference, tmp_path):
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     for p, out in zip(procs, outputs):
         assert p.returncode == 0, out[-3000:]
+    # data.shard_policy "auto" (the default): one file, fewer than workers, is read by data.
+    assert ("sharding over 2 workers (data.shard_policy auto): training by data (1 file for "
+            "2 workers), validation by data") in outputs[0]
     history = json.load(open(tmp_path / "history.json"))
     np.testing.assert_allclose(losses(history), losses(ref_history), **TOLERANCE)
     # Only the chief writes the model, logs and checkpoints to the workdir.

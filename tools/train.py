@@ -8,13 +8,18 @@ r"""Trains AlexNet with a config from configs/ (default: configs/demo.py, which 
 
 Any config field can be overridden with --config.FIELD=VALUE. Re-running the same command
 resumes from the workdir's latest checkpoint. TensorBoard: tensorboard --logdir WORKDIR/logs
+
+With --config.strategy=multi_worker, run the same command on every worker, each with its own
+TF_CONFIG (README: Multi-worker training). TF's own C++ log is then silenced (TF logs every
+lost or late peer at length, beside our one line) unless TF_CPP_MIN_LOG_LEVEL is set.
 """
 import difflib
 import importlib.util
 import os
+import shlex
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if "TF_CONFIG" in os.environ else "2")
 
 import configs  # noqa: E402  (installed with the package: configs import each other)
 import ml_collections  # noqa: E402
@@ -34,15 +39,22 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}")
     from alexnet_tf.checkpoint import CheckpointWriteError
+    from alexnet_tf.distribute import Cluster, PeersMissing, WorkerLost, exit_lost
     from alexnet_tf.train import BadData, TrainingDiverged, train
+    resume = shlex.join(["python", *sys.argv])  # a lost worker's line ends with it
     try:
-        history = train(_CONFIG.value, _WORKDIR.value)
+        history = train(_CONFIG.value, _WORKDIR.value,
+                        on_lost=lambda e: exit_lost(e, f": {resume}"))
     except TrainingDiverged as e:
         sys.exit(f"error: training diverged: {e}")
-    except (BadData, CheckpointWriteError) as e:
+    except WorkerLost as e:
+        exit_lost(e, f": {resume}")
+    except (BadData, CheckpointWriteError, PeersMissing) as e:
         sys.exit(f"error: {e}")
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
+    if _CONFIG.value.strategy == "multi_worker" and not Cluster.from_env().is_chief:
+        return  # the chief reports the results and wrote the model
     if history:
         last = history[-1]
         print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch"))
@@ -87,7 +99,21 @@ def _check_config_flags(argv):
                         else f"; the fields are: {', '.join(fields)}"))
 
 
+def _config_first(argv):
+    """`argv` with `--config FILE` moved before the `--config.FIELD` overrides, which
+    ml_collections refuses before the file (so that --config can be added at the end of a
+    command, as to the README's multi-worker one)."""
+    for i, arg in enumerate(argv[1:], 1):
+        if arg.startswith("--config="):
+            return [argv[0], arg, *argv[1:i], *argv[i + 1:]]
+        if arg == "--config" and i + 1 < len(argv):
+            return [argv[0], *argv[i:i + 2], *argv[1:i], *argv[i + 2:]]
+    return argv
+
+
 def _parse(argv):
+    argv = _config_first(argv)
+    sys.argv[:] = argv  # ml_collections checks the order in sys.argv too
     _check_config_flags(argv)
     try:
         return flags.FLAGS(argv)

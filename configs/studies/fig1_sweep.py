@@ -1,5 +1,5 @@
 r"""Study A, step 1 (issue 9): the learning-rate sweep for the paper's Fig. 1 on Imagenette
-at 32x32 (configs/fig1.py): each activation at three learning rates, seed 0.
+at 32x32 (configs/fig1.py): each activation at four learning rates, seed 0.
 
     python tools/study.py --study configs/studies/fig1_sweep.py --workdir runs/fig1-sweep
     python tools/study.py --workdir runs/fig1-sweep --report
@@ -11,7 +11,7 @@ runs with more seeds.
 import os
 
 from configs.studies.imagenette import SHARED  # this project's copy of Imagenette
-RATES = (0.01, 0.03, 0.1)
+RATES = (0.003, 0.01, 0.03, 0.1)
 
 
 def get_study():
