@@ -8,7 +8,7 @@ regularization of any kind, trained to a low training error.
 The paper used CIFAR-10 (50,000 32x32 images, 10 classes), which cannot be downloaded
 here; Imagenette's 9,469 training images (10 ImageNet classes), built into the usual
 256x256 TFRecords and box-averaged to 32x32 inside the net, stand in for it. The study
-configs/studies/fig1.py sweeps the learning rate of each activation and runs seeds.
+configs/studies/fig1_sweep.py sweeps the learning rate of each activation.
 """
 from configs import imagenette
 

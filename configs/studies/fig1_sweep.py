@@ -5,8 +5,9 @@ at 32x32 (configs/fig1.py): each activation at four learning rates, seed 0.
     python tools/study.py --workdir runs/fig1-sweep --report
 
 Fig. 1 gives each network "the learning rate chosen to make training as fast as possible";
-the rate whose run first reaches 25 % training error is the one configs/studies/fig1.py
-runs with more seeds.
+the rate whose run first reaches 25 % training error is each activation's rate for the
+runs with more seeds that measure the speed-up (a study with `speedup`, see
+alexnet_tf/study.py).
 """
 import os
 
