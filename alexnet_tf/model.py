@@ -22,6 +22,7 @@ def alexnet(
     pool_size=3, pool_stride=2,           # Sec. 3.4: overlapping pooling, z=3, s=2
     dropout=0.5,                          # Sec. 4.2: dropout in fc6 and fc7
     initializer="paper",                  # Sec. 5: N(0, 0.01) weights, biases 1 or 0
+    conv1_init_std=None,                  # None: as `initializer` (see below)
     input_downsample=1,                   # not in the paper: cheaper studies (see below)
     name="alexnet",
 ):
@@ -80,6 +81,11 @@ def alexnet(
         pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
         dropout: dropout rate after fc6 and fc7 (0 to disable).
         input_downsample: average-pool the input by this factor first (1: the paper).
+        conv1_init_std: None, or the standard deviation of conv1's N(0, std) initial
+            kernels whatever `initializer` says (with "he" and unit-scale inputs, 0.01
+            starts conv1 8 times smaller than He's 0.074, as the paper's conv1 starts:
+            then what conv1 learns in a few hundred steps is not drowned by its random
+            start, and its kernels show structure within minutes; the demo's setting).
         initializer: "paper": weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6
             and fc7 and 0 elsewhere (Sec. 5), for the paper's inputs (0..255 pixels minus
             the mean). "he": He-normal weights (He et al. 2015) and zero biases, for runs
@@ -127,8 +133,11 @@ def alexnet(
     x = images
     if input_downsample != 1:
         x = keras.layers.AveragePooling2D(input_downsample, name="downsample")(x)
+    conv1_init = init(False)
+    if conv1_init_std is not None:
+        conv1_init["kernel_initializer"] = keras.initializers.RandomNormal(0.0, conv1_init_std)
     x = TowerConv2D(filters[0], 11, strides=4, padding=conv1_padding, connected=True,
-                    activation=activation, name="conv1", **init(False), **split)(x)
+                    activation=activation, name="conv1", **conv1_init, **split)(x)
     if lrn:
         x = lrn_layer("lrn1")(x)
     x = pool("pool1")(x)

@@ -38,7 +38,8 @@ def get_config():
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
         num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
         dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096,
-        input_downsample=1))           # 1: the paper (2: configs/studies/ablations.py)
+        input_downsample=1,            # 1: the paper (2: configs/studies/ablations.py)
+        conv1_init_std=None))          # None: as initializer (0.01: configs/demo.py)
 
     c.batch_size = 128                 # Sec. 5
     c.epochs = 90                      # Sec. 5: "roughly 90 cycles"

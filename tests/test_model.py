@@ -186,3 +186,12 @@ def test_input_downsample_gives_the_same_layers_a_smaller_image():
     assert "downsample" not in [layer.name for layer in alexnet(num_classes=10).layers]
     with pytest.raises(ValueError, match="`input_downsample` must be 1, 2 or 3, got 4"):
         alexnet(input_downsample=4)
+
+
+def test_conv1_init_std_sets_conv1_alone():
+    keras.utils.set_random_seed(0)
+    net = alexnet(num_classes=10, initializer="he", conv1_init_std=0.01)
+    conv1 = np.concatenate([k.numpy().ravel() for k in net.get_layer("conv1").kernels])
+    conv2 = np.concatenate([k.numpy().ravel() for k in net.get_layer("conv2").kernels])
+    assert abs(conv1.std() - 0.01) < 0.0005  # 34,848 draws
+    assert abs(conv2.std() - np.sqrt(2 / (5 * 5 * 48))) < 0.002  # He-normal, as before
