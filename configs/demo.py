@@ -22,14 +22,14 @@ def get_config():
     # faster (measured without dropout: 11.3 % validation error after 13 epochs, against
     # 38.8 % with He's conv1).
     c.model.conv1_init_std = 0.01
-    # No dropout: the net does not overfit these 1,200 images in 16 epochs (validation
-    # error stays at or below training error), and without dropout it fits them sooner.
+    # No dropout: the net does not overfit these 1,200 images in 20 epochs (validation
+    # error stays near training error), and without dropout it fits them sooner.
     c.model.dropout = 0.0
     c.batch_size = 64
     c.optimizer.learning_rate = 0.005  # 0.01 collapses to uniform outputs at batch 64
-    c.epochs = 16
+    c.epochs = 20
     c.optimizer.schedule = "step"  # lr / 10 for the last 3 epochs
-    c.optimizer.step_epochs = (13,)
+    c.optimizer.step_epochs = (17,)
     c.checkpoint_every_steps = 10
     c.log_every_steps = 6          # 3 points per epoch in TensorBoard
     return c
