@@ -49,9 +49,7 @@ def main(argv):
         sys.exit(f"error: training diverged: {e}")
     except WorkerLost as e:
         exit_lost(e, f": {resume}")
-    except (BadData, CheckpointWriteError, PeersMissing) as e:
-        sys.exit(f"error: {e}")
-    except (ValueError, FileNotFoundError) as e:
+    except (BadData, CheckpointWriteError, PeersMissing, ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     if _CONFIG.value.strategy == "multi_worker" and not Cluster.from_env().is_chief:
         return  # the chief reports the results and wrote the model
