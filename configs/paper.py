@@ -17,7 +17,8 @@ def get_config():
     # "images": data.train/validation are <class>/<image> trees, built into TFRecords in
     #           WORKDIR/data by the builder on the first run.
     # "generated": the package's procedural shapes (data.generated), built likewise.
-    # "tfds": data.train is a prepared tfds dataset name; "folder": image trees read as is.
+    # "tfds": data.train is a prepared tfds dataset (name, or its directory); "folder": image
+    #         trees read as is.
     c.data.source = "tfrecord"
     c.data.train = "data/train-*"
     c.data.validation = "data/validation-*"
