@@ -471,9 +471,9 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               f"folders; re-run it rather than editing this file.", "",
               "## Learning curves", "", "![learning curves](curves.png)", "",
               "Top-1 error per epoch, mean over seeds, band from the lowest to the highest "
-              "seed; training error is the running average over each epoch, with "
-              "augmentation and dropout on (as in the paper's Fig. 1, whose threshold is the "
-              "dashed line).", "",
+              "seed; training error is the running average over each epoch, with the "
+              "run's augmentation and dropout in effect, if it has any (as in the paper's "
+              "Fig. 1, whose threshold is the dashed line).", "",
               "## Runs", ""]
     for variant, result in results.items():
         lines += _variant_table(variant, result, spec, top5)
