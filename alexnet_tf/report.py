@@ -16,8 +16,11 @@ t-interval over seeds (unequal variances, not paired by seed: the same seed give
 architectures different initial weights, so runs of one seed share only their data order).
 The t quantile is computed here (incomplete beta function) since scipy is not a dependency.
 """
+import glob
 import math
 import os
+import re
+import shutil
 import statistics
 from collections import namedtuple
 
@@ -126,6 +129,17 @@ def epochs_to_error(history, threshold, key="top1_error"):
 
 
 # ---------------------------------------------------------------------------- runs
+
+def lr_steps(history):
+    """`[(epoch, learning rate)]`: the rate each run trained with from that epoch on
+    (counted from 1), one entry per change."""
+    steps = []
+    for e in history:
+        lr = e.get("learning_rate")
+        if lr is not None and (not steps or not math.isclose(lr, steps[-1][1], rel_tol=1e-3)):
+            steps.append((e["epoch"] + 1, lr))
+    return steps
+
 
 def _run_summary(directory, threshold):
     """One finished run's numbers for the report."""
@@ -247,6 +261,14 @@ def evaluate_run(directory, data_path, data_dir=None):
         results[crops] = {k: float(v) for k, v in result.items() if k.startswith("top")}
     write_json(path, {"key": key, "results": results})
     return results
+
+
+def kernels_figure(directory, path):
+    """The conv1 kernels of a finished run's model.keras as a PNG (the paper's Fig. 3;
+    `visualize.conv1_grid`, each pixel 4x4)."""
+    from alexnet_tf import classifier, visualize  # TensorFlow: only when evaluating
+    model = classifier.load(os.path.join(directory, "model.keras"))
+    visualize.save_png(visualize.conv1_grid(model), path, zoom=4)
 
 
 def validation_data(spec, directory):
@@ -391,6 +413,11 @@ def _variant_table(variant, result, spec, top5):
             t = r["epochs_to_threshold"]
             cells.append("not reached" if t is None else f"{t:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
+    steps = {seed: lr_steps(h) for seed, h in zip(result["runs"], result["histories"])}
+    if any(len(s) > 1 for s in steps.values()):
+        lines += ["", "Learning rate (epochs counted from 1): " + "; ".join(
+            f"seed {seed}: " + ", ".join(f"{lr:.3g} from epoch {epoch}" for epoch, lr in s)
+            for seed, s in steps.items()) + "."]
     return lines + [""]
 
 
@@ -443,7 +470,7 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
     results, unfinished = collect(spec, workdir)
     diffs = differences(spec, results)
     speed = speedups(spec, results)
-    evaluation = None
+    evaluation, kernels = None, {}
     if evaluate:
         evaluation = {}
         for variant, result in results.items():
@@ -452,6 +479,11 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
                 log(f"evaluating {variant}/seed-{seed} ...")
                 evaluation.setdefault(variant, {})[seed] = evaluate_run(
                     directory, *validation_data(spec, directory))
+            if result["runs"]:  # the first finished seed's kernels
+                seed = next(iter(result["runs"]))
+                kernels[variant] = (seed, f"conv1-{variant}.png")
+                kernels_figure(S.run_directory(workdir, variant, seed),
+                               os.path.join(workdir, kernels[variant][1]))
 
     curves_figure(spec, results, os.path.join(workdir, "curves.png"))
     if speed is not None:
@@ -467,7 +499,8 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               + (", ".join(f"`{k}={v!r}`" for k, v in spec["overrides"].items()) or "none")
               + f"; seeds {spec['seeds']}. {finished} of {total} runs finished"
               + (f" (not finished: {', '.join(unfinished)})" if unfinished else "") + ".", "",
-              f"Written by `python tools/study.py --workdir {workdir} --report` from the run "
+              f"Written by `python tools/study.py --workdir {workdir} --report"
+              f"{' --evaluate' if evaluate else ''}` from the run "
               f"folders; re-run it rather than editing this file.", "",
               "## Learning curves", "", "![learning curves](curves.png)", "",
               "Top-1 error per epoch, mean over seeds, band from the lowest to the highest "
@@ -482,6 +515,38 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
     lines += ["## Differences to the baseline", ""] + _differences_table(spec, diffs)
     if evaluation:
         lines += ["## Centre and 10-crop evaluation", ""] + _evaluation_table(evaluation)
+    if kernels:
+        lines += ["## First-layer kernels (Fig. 3)", "",
+                  "conv1's kernels after training, one run per variant, each kernel "
+                  "contrast-stretched on its own; with two towers, tower a above tower b.", ""]
+        for variant, (seed, name) in kernels.items():
+            lines += [f"`{variant}`, seed {seed}:", "", f"![conv1 kernels, {variant}]({name})",
+                      ""]
     write_text(os.path.join(workdir, "REPORT.md"), "\n".join(lines) + "\n")
     return {"results": results, "differences": diffs, "speedup": speed,
             "evaluation": evaluation, "unfinished": unfinished}
+
+
+RUN_RESULTS = ("history.json", "config.json", "evaluation.json")  # small, no images
+
+
+def copy_results(workdir, output_dir, log=print):
+    """Copies a study's report (REPORT.md, the PNG figures it shows, study.json) and each run's
+    small files (`RUN_RESULTS`, those that exist) from `workdir` to `output_dir`, in the
+    same layout, for committing: no checkpoints, models or data. Returns the number of
+    files copied."""
+    if not os.path.isfile(os.path.join(workdir, "REPORT.md")):
+        raise S.StudyError(f"--workdir {workdir} has no REPORT.md: write the report first")
+    if os.path.abspath(output_dir) == os.path.abspath(workdir):
+        raise S.StudyError(f"--results {output_dir} is the study folder itself")
+    with open(os.path.join(workdir, "REPORT.md")) as f:  # the figures it shows, no stale ones
+        figures = re.findall(r"\]\(([^)/]+\.png)\)", f.read())
+    names = ["REPORT.md", "study.json"] + list(dict.fromkeys(figures))
+    for run in sorted(glob.glob(os.path.join(workdir, "*", "seed-*"))):
+        names += [os.path.relpath(os.path.join(run, n), workdir) for n in RUN_RESULTS
+                  if os.path.isfile(os.path.join(run, n))]
+    for name in names:
+        os.makedirs(os.path.dirname(os.path.join(output_dir, name)), exist_ok=True)
+        shutil.copyfile(os.path.join(workdir, name), os.path.join(output_dir, name))
+    log(f"copied {len(names)} files to {output_dir}")
+    return len(names)

@@ -144,6 +144,24 @@ def test_a_finished_study_runs_nothing_and_reports_its_models(killed_and_rerun):
             final = S.history(str(workdir / variant / f"seed-{seed}"))[-1]["val_top1_error"]
             assert result["centre"]["top1_error"] == pytest.approx(final, abs=1e-6)
             assert 0 <= result["10-crop"]["top1_error"] <= 1
+    # Fig. 3 for each variant's first seed, and the command that wrote the report.
+    for variant in ("baseline", "no_lrn"):
+        assert (workdir / f"conv1-{variant}.png").read_bytes()[:4] == b"\x89PNG"
+        assert f"![conv1 kernels, {variant}](conv1-{variant}.png)" in text
+    assert f"`python tools/study.py --workdir {workdir} --report --evaluate`" in text
+
+    # --results: the report, its figures and the runs' small files, nothing else.
+    out = workdir.parent / "results"
+    runs = [f"{n}/{f}" for n in RUNS for f in ("history.json", "config.json", "evaluation.json")]
+    assert R.copy_results(str(workdir), str(out), log=lambda *_: None) == 5 + len(runs)
+    copied = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert copied == sorted(["REPORT.md", "study.json", "curves.png", "conv1-baseline.png",
+                             "conv1-no_lrn.png"] + runs)
+    # Without --evaluate the report shows no kernels: their PNGs are no longer copied.
+    shutil.rmtree(out)
+    assert tool_main("--workdir", workdir, "--report", "--results", out) is None
+    assert not list(out.glob("conv1-*.png")) and (out / "curves.png").is_file()
+    assert (out / "REPORT.md").read_text() == (workdir / "REPORT.md").read_text()
 
 
 def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_path):
@@ -182,7 +200,8 @@ def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_
 
 
 @pytest.mark.parametrize("case", ["missing study", "unknown field", "wrong type", "file workdir",
-                                  "foreign workdir", "no study folder"])
+                                  "foreign workdir", "no study folder",
+                                  "results without report"])
 def test_bad_input_is_one_error_line(tmp_path, case):
     bad_field = tmp_path / "bad_field.py"
     bad_field.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0], "
@@ -207,6 +226,8 @@ def test_bad_input_is_one_error_line(tmp_path, case):
                             f"study.json"),
         "no study folder": (["--workdir", tmp_path / "foreign", "--report"],
                             f"error: --workdir {tmp_path / 'foreign'} has no study.json"),
+        "results without report": (["--workdir", tmp_path / "w", "--results", tmp_path / "r"],
+                                   "error: --results goes with --report"),
     }[case]
     message = tool_main(*args)
     assert isinstance(message, str) and message.startswith(expected), message
@@ -277,9 +298,10 @@ def fixture_study(tmp_path):
             d.mkdir(parents=True)
             train = [0.9, 0.4 + 0.1 * seed, 0.2] if variant != "opposite" else [0.9, 0.6, 0.5]
             val = [0.8, final - 0.05, final]
+            lrs = [0.01, 0.01, 0.001 if variant == "baseline" else 0.01]
             (d / "history.json").write_text(json.dumps([
-                {"epoch": e, "top1_error": t, "val_top1_error": v, "val_top5_error": v / 2}
-                for e, (t, v) in enumerate(zip(train, val))]))
+                {"epoch": e, "top1_error": t, "val_top1_error": v, "val_top5_error": v / 2,
+                 "learning_rate": lr} for e, (t, v, lr) in enumerate(zip(train, val, lrs))]))
             (d / "model.keras").write_text("")  # only its presence matters to the report
             (d / "study_run.json").write_text(json.dumps(
                 {"attempts": [{"seconds": 10.0 + seed, "exit_code": 0}]}))
@@ -336,6 +358,10 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert "| mean | 3 | 11 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82 (3 of 3 reached) |" \
         in text
     assert (workdir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    # The learning-rate steps, only for the variant whose rate changed.
+    assert ("Learning rate (epochs counted from 1): seed 0: 0.01 from epoch 1, 0.001 from "
+            "epoch 3; seed 1: 0.01 from epoch 1, 0.001 from epoch 3; seed 2:") in text
+    assert text.count("Learning rate (epochs") == 1
 
 
 def test_t_quantiles_match_the_tables():

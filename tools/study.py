@@ -2,13 +2,15 @@ r"""Runs a study (configs/studies/*.py: a base config, variants, seeds) as one t
 workdir per variant and seed, resumable; or writes its report.
 
     python tools/study.py --study configs/studies/tiny.py --workdir runs/study-tiny
-    python tools/study.py --workdir runs/study-tiny --report [--evaluate]
+    python tools/study.py --workdir runs/study-tiny --report [--evaluate] [--results DIR]
 
 Each run is WORKDIR/<variant>/seed-<n>/, trained by tools/train.py in its own process.
 Stop the study at any moment and re-run the same command: finished runs are skipped,
 interrupted ones resume. Seeds and variants can be added to the study file later.
 --report writes WORKDIR/REPORT.md and curves.png from the run folders (with --study, that
-file's paper numbers are used); --evaluate adds centre and 10-crop errors of every model.
+file's paper numbers are used); --evaluate adds centre and 10-crop errors of every model
+and conv1 kernel images; --results DIR copies the report, its figures and each run's small
+JSON files (no checkpoints, models or data) to DIR, to commit.
 """
 import argparse
 import os
@@ -26,18 +28,25 @@ def main(argv=None):
                    help="write WORKDIR/REPORT.md and figures instead of training")
     p.add_argument("--evaluate", action="store_true",
                    help="with --report: centre and 10-crop errors of every finished run")
+    p.add_argument("--results", metavar="DIR",
+                   help="with --report: also copy the report, its figures and each run's "
+                        "history.json, config.json and evaluation.json to DIR (e.g. "
+                        "results/NAME, to commit)")
     args = p.parse_args(argv)
-    if args.evaluate and not args.report:
-        sys.exit("error: --evaluate goes with --report")
+    for flag in ("evaluate", "results"):
+        if getattr(args, flag) and not args.report:
+            sys.exit(f"error: --{flag} goes with --report")
     if not args.report and not args.study:
         sys.exit("error: --study is needed to run a study (or --report to report on one)")
 
-    from alexnet_tf.report import write_report
+    from alexnet_tf.report import copy_results, write_report
     from alexnet_tf.study import run_study
     try:
         if args.report:
             write_report(args.workdir, args.study, args.evaluate)
             print(f"report: {os.path.join(args.workdir, 'REPORT.md')}")
+            if args.results:
+                copy_results(args.workdir, args.results)
             return
         failed = run_study(args.study, args.workdir)
     except (ValueError, FileNotFoundError) as e:  # StudyError is a ValueError
