@@ -439,3 +439,16 @@ def test_evaluate_reads_each_runs_own_validation_data(tmp_path):
     assert config(source="tfds", train="imagenette", validation_split="validation",
                   data_dir="/d") == ("tfds:imagenette:validation", "/d")
     assert R.validation_data({"validation_data": "x-*"}, str(tmp_path)) == ("x-*", None)
+
+
+@pytest.mark.parametrize("name", sorted(
+    f for f in os.listdir(os.path.dirname(TINY_STUDY)) if f.endswith(".py") and f != "__init__.py"))
+def test_every_shipped_study_resolves(name):
+    """Each configs/studies file loads, and every variant and seed resolves to a valid
+    training config (fields and types checked, as the study runner does before training)."""
+    spec = S.load_study(os.path.join(os.path.dirname(TINY_STUDY), name))
+    for variant, overrides in spec["variants"].items():
+        config = S.resolve_config(spec["base"], spec["overrides"], overrides, spec["seeds"][0])
+        assert config.epochs == spec["epochs"][variant]
+    if spec.get("speedup"):
+        assert {spec["speedup"]["slow"], spec["speedup"]["fast"]} <= set(spec["variants"])
