@@ -123,7 +123,7 @@ def epochs_to_error(history, threshold, key="top1_error"):
     """Epochs of training until the training error `key` first reaches `threshold` (the
     paper's Fig. 1: 25 % training error), from a run's history.json (the metric of epoch
     e is taken after e + 1 epochs); None if it never does. Times steps per epoch gives
-    steps."""
+    steps (`_run_summary`, from the history's `step`)."""
     return first_crossing([h["epoch"] + 1 for h in history], [h[key] for h in history],
                           threshold)
 
@@ -145,7 +145,9 @@ def _run_summary(directory, threshold):
     """One finished run's numbers for the report."""
     h = S.history(directory)
     row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
-           "epochs_to_threshold": epochs_to_error(h, threshold)}
+           "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None}
+    if row["epochs_to_threshold"] is not None and "step" in h[-1]:  # runs since step was logged
+        row["steps_to_threshold"] = row["epochs_to_threshold"] * h[-1]["step"] / (h[-1]["epoch"] + 1)
     for k in (1, 5):
         values = [e[f"val_top{k}_error"] for e in h if f"val_top{k}_error" in e]
         row[f"final_val_top{k}"] = values[-1] if values else None
@@ -407,11 +409,14 @@ def _variant_table(variant, result, spec, top5):
                  _pct(r["best_val_top1"])]
         cells += [_pct(r["final_val_top5"]), _pct(r["best_val_top5"])] * top5
         if name == "mean":
-            cells.append(f"{r['epochs_to_threshold']:.2f} ({len(reached)} of "
-                         f"{len(result['runs'])} reached)" if reached else "not reached")
+            steps = r["steps_to_threshold"]
+            cells.append(f"{r['epochs_to_threshold']:.2f}" + (
+                "" if steps is None else f", {steps:.0f} steps") + f" ({len(reached)} of "
+                f"{len(result['runs'])} reached)" if reached else "not reached")
         else:
-            t = r["epochs_to_threshold"]
-            cells.append("not reached" if t is None else f"{t:.2f}")
+            t, steps = r["epochs_to_threshold"], r["steps_to_threshold"]
+            cells.append("not reached" if t is None else f"{t:.2f}" + (
+                "" if steps is None else f" ({steps:.0f} steps)"))
         lines.append("| " + " | ".join(cells) + " |")
     steps = {seed: lr_steps(h) for seed, h in zip(result["runs"], result["histories"])}
     if any(len(s) > 1 for s in steps.values()):

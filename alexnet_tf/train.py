@@ -113,15 +113,18 @@ class DroppedRecords(keras.callbacks.Callback):
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """Appends each epoch's logs to `history` and rewrites `path` (JSON) after every epoch,
-    so an interrupted run keeps the metrics of its finished epochs."""
+    """Appends each epoch's logs, with `step` (training steps taken so far), to `history`
+    and rewrites `path` (JSON) after every epoch, so an interrupted run keeps the metrics
+    of its finished epochs."""
 
     def __init__(self, history, path):
         super().__init__()
         self.history, self.path = history, path
 
     def on_epoch_end(self, epoch, logs=None):
-        self.history.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        step = int(self.model.optimizer.iterations.numpy())
+        self.history.append({"epoch": epoch, "step": step,
+                             **{k: float(v) for k, v in (logs or {}).items()}})
         if self.path:
             write_json(self.path, self.history)
 
