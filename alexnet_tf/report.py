@@ -318,19 +318,20 @@ def curves_figure(spec, results, path):
             if not result["histories"]:
                 continue
             epochs, mean, low, high = curve_band(result["histories"], key)
+            n = len(result["histories"])
             line, = ax.plot(epochs, mean, marker="o" if len(epochs) < 20 else None,
-                            label=f"{variant} ({len(result['histories'])} seeds)")
+                            label=f"{variant} ({n} seed{'s' * (n > 1)})")
             ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2)
         ax.set(title=title, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].axhline(spec["threshold"], color="gray", linestyle="--", linewidth=1,
                     label=f"{100 * spec['threshold']:g} % (Fig. 1)")
-    axes[0].legend()
-    axes[0].set_ylabel("top-1 error (mean over seeds, band: min-max)")
-    if any(result["histories"] for result in results.values()):
-        axes[1].legend()
-    fig.tight_layout()
+    axes[0].set_ylabel("top-1 error (mean over seeds; band: min-max)", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()  # one legend, below the curves
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
+    rows = -(-len(labels) // 4)
+    fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -25,7 +25,6 @@ def get_study():
                    "epochs": 30, "verbose": 2},
         variants={f"{act}_lr{lr:g}": {"model.activation": act, "optimizer.learning_rate": lr}
                   for act in ("relu", "tanh") for lr in RATES},
-        baseline="relu_lr0.01",
         seeds=[0],
         threshold=0.25,
     )
