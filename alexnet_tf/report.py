@@ -146,6 +146,10 @@ def _run_summary(directory, threshold):
     h = S.history(directory)
     row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
            "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None}
+    epoch_times = [e["epoch_seconds"] + e.get("validation_seconds", 0.0) for e in h
+                   if "epoch_seconds" in e]
+    # The median: robust to epochs that shared the machine or were paused (SIGSTOP).
+    row["median_epoch_seconds"] = statistics.median(epoch_times) if epoch_times else None
     if row["epochs_to_threshold"] is not None and "step" in h[-1]:  # runs since step was logged
         row["steps_to_threshold"] = row["epochs_to_threshold"] * h[-1]["step"] / (h[-1]["epoch"] + 1)
     for k in (1, 5):
@@ -399,14 +403,16 @@ def _variant_table(variant, result, spec, top5):
     if not result["runs"]:
         return lines + ["No finished run yet.", ""]
     threshold = f"epochs to {100 * spec['threshold']:g} % training top-1"
-    head = ["seed", "epochs", "wall time", "final val top-1", "best val top-1"]
+    head = ["seed", "epochs", "wall time", "median epoch", "final val top-1",
+            "best val top-1"]
     head += ["final val top-5", "best val top-5"] * top5 + [threshold]
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     reached = [r["epochs_to_threshold"] for r in result["runs"].values()
                if r["epochs_to_threshold"] is not None]
     rows = [(str(seed), r) for seed, r in result["runs"].items()] + [("mean", result["mean"])]
     for name, r in rows:
-        cells = [name, f"{r['epochs']:g}", _time(r["seconds"]), _pct(r["final_val_top1"]),
+        cells = [name, f"{r['epochs']:g}", _time(r["seconds"]),
+                 _time(r["median_epoch_seconds"]), _pct(r["final_val_top1"]),
                  _pct(r["best_val_top1"])]
         cells += [_pct(r["final_val_top5"]), _pct(r["best_val_top5"])] * top5
         if name == "mean":
@@ -513,7 +519,10 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               "seed; training error is the running average over each epoch, with the "
               "run's augmentation and dropout in effect, if it has any (as in the paper's "
               "Fig. 1, whose threshold is the dashed line).", "",
-              "## Runs", ""]
+              "## Runs", "",
+              "Wall time: all the run's attempts, as the study runner timed them, including "
+              "any time the machine was shared or the run paused; median epoch: the median "
+              "over epochs of training plus validation time, less sensitive to both.", ""]
     for variant, result in results.items():
         lines += _variant_table(variant, result, spec, top5)
     if speed is not None:

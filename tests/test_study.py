@@ -303,7 +303,9 @@ def fixture_study(tmp_path):
             lrs = [0.01, 0.01, 0.001 if variant == "baseline" else 0.01]
             (d / "history.json").write_text(json.dumps([
                 {"epoch": e, "top1_error": t, "val_top1_error": v, "val_top5_error": v / 2,
-                 "learning_rate": lr, **({"step": 10 * (e + 1)} if variant != "unclear" else {})}
+                 "learning_rate": lr, **({"step": 10 * (e + 1), "epoch_seconds": 4.0 + e,
+                                          "validation_seconds": 1.0}
+                                         if variant != "unclear" else {})}
                 for e, (t, v, lr) in enumerate(zip(train, val, lrs))]))
             (d / "model.keras").write_text("")  # only its presence matters to the report
             (d / "study_run.json").write_text(json.dumps(
@@ -359,10 +361,12 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
             "same direction as the paper |") in text
     assert "12 of 16 runs finished (not finished: baseline/seed-3," in text
     # 10 steps an epoch: seed 0 reaches 25 % after 2.75 epochs, 27.5 steps.
-    assert "| 0 | 3 | 10 s | 30.00 % | 25.00 % | 15.00 % | 12.50 % | 2.75 (28 steps) |" in text
-    assert ("| mean | 3 | 11 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82, 28 steps (3 of 3 "
+    # Median epoch: of 5, 6 and 7 s (training plus validation).
+    assert "| 0 | 3 | 10 s | 6 s | 30.00 % | 25.00 % | 15.00 % | 12.50 % | 2.75 (28 steps) |" \
+        in text
+    assert ("| mean | 3 | 11 s | 6 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82, 28 steps (3 of 3 "
             "reached) |") in text
-    assert "| 0 | 3 | 10 s | 31.00 % | 26.00 % | 15.50 % | 13.00 % | 2.75 |" in text  # no step
+    assert "| 0 | 3 | 10 s | – | 31.00 % | 26.00 % | 15.50 % | 13.00 % | 2.75 |" in text  # no step
     assert (workdir / "curves.png").read_bytes()[:4] == b"\x89PNG"
     # The learning-rate steps, only for the variant whose rate changed.
     assert ("Learning rate (epochs counted from 1): seed 0: 0.01 from epoch 1, 0.001 from "
