@@ -1,8 +1,9 @@
 """The report of a study (`alexnet_tf.study`), made from its run folders only:
 
-    WORKDIR/REPORT.md     per variant, a table of its runs (wall time, final and best
-                          validation top-1/top-5 error, epochs to the training-error threshold
-                          of Fig. 1); each variant's difference to the baseline with a 95 %
+    WORKDIR/REPORT.md     per variant, a table of its runs (wall time, median epoch time,
+                          final and best validation top-1/top-5 error, epochs and steps to
+                          the training-error threshold of Fig. 1) and its learning-rate
+                          steps; each variant's difference to the baseline with a 95 %
                           interval and a verdict against the paper; with `evaluate=True`,
                           the centre and 10-crop errors of every finished model
     WORKDIR/curves.png    training and validation top-1 error per epoch: mean over seeds,
@@ -10,6 +11,10 @@
     WORKDIR/fig1.png      with a study's `speedup`: the paper's Fig. 1, training error of
                           the fast (solid) and slow (dashed) variant, each seed; and in
                           REPORT.md the ratio of their epochs to the threshold, seed by seed
+    WORKDIR/conv1-*.png   with `evaluate=True`: each variant's conv1 kernels (Fig. 3)
+
+`copy_results` copies the report, the figures it shows and each run's small JSON files to
+a folder to commit (tools/study.py --results).
 
 Differences are in the final validation top-1 error, variant minus baseline, with Welch's
 t-interval over seeds (unequal variances, not paired by seed: the same seed gives two
@@ -151,7 +156,8 @@ def _run_summary(directory, threshold):
     # The median: robust to epochs that shared the machine or were paused (SIGSTOP).
     row["median_epoch_seconds"] = statistics.median(epoch_times) if epoch_times else None
     if row["epochs_to_threshold"] is not None and "step" in h[-1]:  # runs since step was logged
-        row["steps_to_threshold"] = row["epochs_to_threshold"] * h[-1]["step"] / (h[-1]["epoch"] + 1)
+        steps_per_epoch = h[-1]["step"] / (h[-1]["epoch"] + 1)  # every epoch has as many
+        row["steps_to_threshold"] = row["epochs_to_threshold"] * steps_per_epoch
     for k in (1, 5):
         values = [e[f"val_top{k}_error"] for e in h if f"val_top{k}_error" in e]
         row[f"final_val_top{k}"] = values[-1] if values else None
@@ -554,6 +560,8 @@ def copy_results(workdir, output_dir, log=print):
         raise S.StudyError(f"--workdir {workdir} has no REPORT.md: write the report first")
     if os.path.abspath(output_dir) == os.path.abspath(workdir):
         raise S.StudyError(f"--results {output_dir} is the study folder itself")
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise S.StudyError(f"--results {output_dir} is a file, not a folder")
     with open(os.path.join(workdir, "REPORT.md")) as f:  # the figures it shows, no stale ones
         figures = re.findall(r"\]\(([^)/]+\.png)\)", f.read())
     names = ["REPORT.md", "study.json"] + list(dict.fromkeys(figures))
