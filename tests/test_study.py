@@ -361,7 +361,8 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # 0.05 -+ 2.776445 * 0.0163299 = [0.00466, 0.09534]
     assert ("| same | 3, 3 | +5.00 pp | [+0.47 pp, +9.53 pp] | 4.0 | +1.40 pp (LRN helps) | "
             "same direction as the paper |") in text
-    assert "12 of 16 runs finished (not finished: baseline/seed-3," in text
+    assert ("12 of 16 runs finished (not finished: baseline/seed-3: 1 of 3 epochs, validation "
+            "top-1 0.00 %, same/seed-3, unclear/seed-3, opposite/seed-3).") in text
     # 10 steps an epoch: seed 0 reaches 25 % after 2.75 epochs, 27.5 steps.
     # Median epoch: of 5, 6 and 7 s (training plus validation).
     assert "| 0 | 3 | 10 s | 6 s | 30.00 % | 25.00 % | 15.00 % | 12.50 % | 2.75 (28 steps) |" \
