@@ -2,10 +2,11 @@
 
     WORKDIR/REPORT.md     per variant, a table of its runs (wall time, median epoch time,
                           final and best validation top-1/top-5 error, epochs and steps to
-                          the training-error threshold of Fig. 1) and its learning-rate
-                          steps; each variant's difference to the baseline with a 95 %
-                          interval and a verdict against the paper; with `evaluate=True`,
-                          the centre and 10-crop errors of every finished model
+                          the training-error threshold of Fig. 1) and, when the rate
+                          changed, its learning-rate steps; each variant's difference to
+                          the baseline with a 95 % interval and a verdict against the
+                          paper; with `evaluate=True`, the centre and 10-crop errors of
+                          every finished model
     WORKDIR/curves.png    training and validation top-1 error per epoch: mean over seeds,
                           min-max band, one line per variant
     WORKDIR/fig1.png      with a study's `speedup`: the paper's Fig. 1, training error of
@@ -21,7 +22,6 @@ t-interval over seeds (unequal variances, not paired by seed: the same seed give
 architectures different initial weights, so runs of one seed share only their data order).
 The t quantile is computed here (incomplete beta function) since scipy is not a dependency.
 """
-import glob
 import math
 import os
 import re
@@ -151,8 +151,7 @@ def _run_summary(directory, threshold):
     h = S.history(directory)
     row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
            "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None}
-    epoch_times = [e["epoch_seconds"] + e.get("validation_seconds", 0.0) for e in h
-                   if "epoch_seconds" in e]
+    epoch_times = [e["epoch_seconds"] for e in h if "epoch_seconds" in e]  # validation incl.
     # The median: robust to epochs that shared the machine or were paused (SIGSTOP).
     row["median_epoch_seconds"] = statistics.median(epoch_times) if epoch_times else None
     if row["epochs_to_threshold"] is not None and "step" in h[-1]:  # runs since step was logged
@@ -530,7 +529,8 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               + f"; seeds {spec['seeds']}. {finished} of {total} runs finished"
               + (f" (not finished: {', '.join(_progress(spec, workdir, n) for n in unfinished)})"
                  if unfinished else "") + ".", "",
-              f"Written by `python tools/study.py --workdir {workdir} --report"
+              f"Written by `python tools/study.py --workdir {workdir}"
+              f"{f' --study {study_file}' if study_file else ''} --report"
               f"{' --evaluate' if evaluate else ''}` from the run "
               f"folders; re-run it rather than editing this file.", "",
               "## Learning curves", "", "![learning curves](curves.png)", "",
@@ -541,7 +541,8 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               "## Runs", "",
               "Wall time: all the run's attempts, as the study runner timed them, including "
               "any time the machine was shared or the run paused; median epoch: the median "
-              "over epochs of training plus validation time, less sensitive to both.", ""]
+              "over epochs of each epoch's time (validation included), less sensitive to "
+              "both.", ""]
     for variant, result in results.items():
         lines += _variant_table(variant, result, spec, top5)
     if speed is not None:
@@ -564,25 +565,56 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
 RUN_RESULTS = ("history.json", "config.json", "evaluation.json")  # small, no images
 
 
+def _results_files(output_dir):
+    """The files of a previous `copy_results` in `output_dir` (paths relative to it);
+    raises `StudyError` if it holds anything else (it is not a results folder)."""
+    found = []
+    for root, _, files in os.walk(output_dir):
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), output_dir)
+            parts = rel.split(os.sep)
+            ours = (len(parts) == 1 and (name in ("REPORT.md", "study.json")
+                                         or name.endswith(".png"))) or (
+                len(parts) == 3 and parts[1].startswith("seed-") and name in RUN_RESULTS)
+            if not ours:
+                raise S.StudyError(f"--results {output_dir} holds {rel}, which is not part of "
+                                   f"a study's results: give a new folder or a previous copy")
+            found.append(rel)
+    return found
+
+
 def copy_results(workdir, output_dir, log=print):
-    """Copies a study's report (REPORT.md, the PNG figures it shows, study.json) and each run's
-    small files (`RUN_RESULTS`, those that exist) from `workdir` to `output_dir`, in the
-    same layout, for committing: no checkpoints, models or data. Returns the number of
-    files copied."""
-    if not os.path.isfile(os.path.join(workdir, "REPORT.md")):
-        raise S.StudyError(f"--workdir {workdir} has no REPORT.md: write the report first")
-    if os.path.abspath(output_dir) == os.path.abspath(workdir):
-        raise S.StudyError(f"--results {output_dir} is the study folder itself")
+    """Copies a study's report (REPORT.md, the PNG figures it shows, study.json) and each
+    run's small files (`RUN_RESULTS`, those that exist) from `workdir` to `output_dir`, in
+    the same layout, for committing: no checkpoints, models or data. `output_dir` is new or
+    a previous copy, whose files are replaced (so none of them goes stale); a folder
+    holding anything else is refused. Returns the number of files copied."""
+    spec = read_json(os.path.join(workdir, "study.json")) if os.path.isdir(workdir) else None
+    if spec is None or not os.path.isfile(os.path.join(workdir, "REPORT.md")):
+        raise S.StudyError(f"--workdir {workdir} has no study.json and REPORT.md: write the "
+                           f"report first")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise S.StudyError(f"--results {output_dir} is a file, not a folder")
+    if os.path.isdir(output_dir) and os.path.samefile(output_dir, workdir):
+        raise S.StudyError(f"--results {output_dir} is the study folder itself")
+    old = _results_files(output_dir) if os.path.isdir(output_dir) else []
     with open(os.path.join(workdir, "REPORT.md")) as f:  # the figures it shows, no stale ones
         figures = re.findall(r"\]\(([^)/]+\.png)\)", f.read())
     names = ["REPORT.md", "study.json"] + list(dict.fromkeys(figures))
-    for run in sorted(glob.glob(os.path.join(workdir, "*", "seed-*"))):
-        names += [os.path.relpath(os.path.join(run, n), workdir) for n in RUN_RESULTS
-                  if os.path.isfile(os.path.join(run, n))]
+    for variant in spec["variants"]:
+        for seed in spec["seeds"]:
+            run = S.run_directory("", variant, seed)
+            names += [os.path.join(run, n) for n in RUN_RESULTS
+                      if os.path.isfile(os.path.join(workdir, run, n))]
+    for name in old:
+        os.remove(os.path.join(output_dir, name))
     for name in names:
         os.makedirs(os.path.dirname(os.path.join(output_dir, name)), exist_ok=True)
         shutil.copyfile(os.path.join(workdir, name), os.path.join(output_dir, name))
-    log(f"copied {len(names)} files to {output_dir}")
+    for root, dirs, _ in os.walk(output_dir, topdown=False):  # folders of removed runs
+        for d in dirs:
+            if not os.listdir(os.path.join(root, d)):
+                os.rmdir(os.path.join(root, d))
+    log(f"copied {len(names)} files to {output_dir}" + (
+        f" (replacing a previous copy's {len(old)})" if old else ""))
     return len(names)

@@ -39,7 +39,7 @@ from alexnet_tf.export import save_run
 from alexnet_tf.files import write_json
 from alexnet_tf.inputs import make_data
 from alexnet_tf.model import alexnet, fig1_net
-from alexnet_tf.monitor import EpochTime, tensorboard_callbacks
+from alexnet_tf.monitor import EpochTime, global_step, tensorboard_callbacks
 from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
 from alexnet_tf.stats import load_stats
 
@@ -122,8 +122,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.history, self.path = history, path
 
     def on_epoch_end(self, epoch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        self.history.append({"epoch": epoch, "step": step,
+        self.history.append({"epoch": epoch, "step": global_step(self.model),
                              **{k: float(v) for k, v in (logs or {}).items()}})
         if self.path:
             write_json(self.path, self.history)

@@ -156,16 +156,30 @@ def test_a_finished_study_runs_nothing_and_reports_its_models(killed_and_rerun):
     out = workdir.parent / "results"
     runs = [f"{n}/{f}" for n in RUNS for f in ("history.json", "config.json", "evaluation.json")]
     assert R.copy_results(str(workdir), str(out), log=lambda *_: None) == 5 + len(runs)
-    copied = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert copied == sorted(["REPORT.md", "study.json", "curves.png", "conv1-baseline.png",
-                             "conv1-no_lrn.png"] + runs)
-    # Without --evaluate the report shows no kernels: their PNGs are no longer copied.
-    shutil.rmtree(out)
-    assert tool_main("--workdir", workdir, "--report", "--results", out) is None
-    assert not list(out.glob("conv1-*.png")) and (out / "curves.png").is_file()
+
+    def copied():
+        return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert copied() == sorted(["REPORT.md", "study.json", "curves.png", "conv1-baseline.png",
+                               "conv1-no_lrn.png"] + runs)
+    # Over the previous copy: without --evaluate the report shows no kernels, so their PNGs
+    # go, as does a run the study no longer has; nothing stale stays to be committed.
+    (out / "gone" / "seed-0").mkdir(parents=True)
+    (out / "gone" / "seed-0" / "history.json").write_text("[]")
+    assert tool_main("--workdir", workdir, "--study", TINY_STUDY, "--report", "--results",
+                     out) is None
+    assert copied() == sorted(["REPORT.md", "study.json", "curves.png"] + runs)
+    assert not (out / "gone").exists()
+    assert (out / "REPORT.md").read_text() == (workdir / "REPORT.md").read_text()
+    assert (f"`python tools/study.py --workdir {workdir} --study {TINY_STUDY} --report`"
+            in (out / "REPORT.md").read_text())
+    # A folder with anything else in it, or a file, is refused and left as it was.
+    (out / "baseline" / "seed-0" / "model.keras").write_text("")
+    assert tool_main("--workdir", workdir, "--report", "--results", out) == (
+        f"error: --results {out} holds baseline/seed-0/model.keras, which is not part of a "
+        f"study's results: give a new folder or a previous copy")
+    assert (out / "curves.png").is_file()
     assert tool_main("--workdir", workdir, "--report", "--results", out / "REPORT.md") == (
         f"error: --results {out / 'REPORT.md'} is a file, not a folder")
-    assert (out / "REPORT.md").read_text() == (workdir / "REPORT.md").read_text()
 
 
 def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_path):
@@ -305,7 +319,7 @@ def fixture_study(tmp_path):
             lrs = [0.01, 0.01, 0.001 if variant == "baseline" else 0.01]
             (d / "history.json").write_text(json.dumps([
                 {"epoch": e, "top1_error": t, "val_top1_error": v, "val_top5_error": v / 2,
-                 "learning_rate": lr, **({"step": 10 * (e + 1), "epoch_seconds": 4.0 + e,
+                 "learning_rate": lr, **({"step": 10 * (e + 1), "epoch_seconds": 5.0 + e,
                                           "validation_seconds": 1.0}
                                          if variant != "unclear" else {})}
                 for e, (t, v, lr) in enumerate(zip(train, val, lrs))]))
@@ -315,7 +329,7 @@ def fixture_study(tmp_path):
     half = workdir / "baseline" / "seed-3"
     half.mkdir()
     (half / "history.json").write_text(json.dumps([{"epoch": 0, "top1_error": 0.0,
-                                                     "val_top1_error": 0.0}]))
+                                                     "val_top1_error": 0.4321}]))
     return workdir
 
 
@@ -362,9 +376,9 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert ("| same | 3, 3 | +5.00 pp | [+0.47 pp, +9.53 pp] | 4.0 | +1.40 pp (LRN helps) | "
             "same direction as the paper |") in text
     assert ("12 of 16 runs finished (not finished: baseline/seed-3: 1 of 3 epochs, validation "
-            "top-1 0.00 %, same/seed-3, unclear/seed-3, opposite/seed-3).") in text
+            "top-1 43.21 %, same/seed-3, unclear/seed-3, opposite/seed-3).") in text
     # 10 steps an epoch: seed 0 reaches 25 % after 2.75 epochs, 27.5 steps.
-    # Median epoch: of 5, 6 and 7 s (training plus validation).
+    # Median epoch: of 5, 6 and 7 s (epoch_seconds, which includes validation_seconds).
     assert "| 0 | 3 | 10 s | 6 s | 30.00 % | 25.00 % | 15.00 % | 12.50 % | 2.75 (28 steps) |" \
         in text
     assert ("| mean | 3 | 11 s | 6 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82, 28 steps "

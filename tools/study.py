@@ -49,7 +49,7 @@ def main(argv=None):
                 copy_results(args.workdir, args.results)
             return
         failed = run_study(args.study, args.workdir)
-    except (ValueError, FileNotFoundError) as e:  # StudyError is a ValueError
+    except (ValueError, OSError) as e:  # StudyError is a ValueError
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
         sys.exit("interrupted: re-run the same command to continue the study")

@@ -1,7 +1,8 @@
 r"""Study C (issue 9): the paper's ablations on Imagenette, in a reduced protocol.
 
     python tools/study.py --study configs/studies/ablations.py --workdir runs/ablations
-    python tools/study.py --workdir runs/ablations --report --evaluate
+    python tools/study.py --workdir runs/ablations --study configs/studies/ablations.py \
+        --report --evaluate --results results/ablations
 
 Variants: the baseline (configs/imagenette.py), no response normalization, 2x2
 non-overlapping pooling, one tower (the paper's one-GPU net: half the kernels in conv1..4),

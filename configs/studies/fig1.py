@@ -2,7 +2,8 @@ r"""Study A, step 2 (issue 9): the paper's Fig. 1 on Imagenette at 32x32 (config
 ReLU against tanh, each at the learning rate the sweep found fastest, three seeds each.
 
     python tools/study.py --study configs/studies/fig1.py --workdir runs/fig1
-    python tools/study.py --workdir runs/fig1 --report
+    python tools/study.py --workdir runs/fig1 --study configs/studies/fig1.py --report \
+        --results results/fig1
 
 The rates come from configs/studies/fig1_sweep.py (seed 0, 30 epochs; epochs to 25 %
 training top-1 error, results/fig1-sweep/REPORT.md): ReLU 8.33 at 0.01, 11.12 at 0.03,

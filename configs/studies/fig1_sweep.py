@@ -2,7 +2,8 @@ r"""Study A, step 1 (issue 9): the learning-rate sweep for the paper's Fig. 1 on
 at 32x32 (configs/fig1.py): each activation at four learning rates, seed 0.
 
     python tools/study.py --study configs/studies/fig1_sweep.py --workdir runs/fig1-sweep
-    python tools/study.py --workdir runs/fig1-sweep --report
+    python tools/study.py --workdir runs/fig1-sweep --study configs/studies/fig1_sweep.py \
+        --report --results results/fig1-sweep
 
 Fig. 1 gives each network "the learning rate chosen to make training as fast as possible";
 the rate whose run first reaches 25 % training error is each activation's rate for the

@@ -2,7 +2,8 @@ r"""Study B (issue 9): the paper's net and recipe on Imagenette (10 ImageNet cla
 224x224), trained to the end of its plateau schedule.
 
     python tools/study.py --study configs/studies/imagenette.py --workdir runs/study-imagenette
-    python tools/study.py --workdir runs/study-imagenette --report --evaluate
+    python tools/study.py --workdir runs/study-imagenette --study configs/studies/imagenette.py \
+        --report --evaluate --results results/study-imagenette
 
 The images are this project's shared copy (../shared/data/imagenette2-224 beside the
 project root); point `overrides` elsewhere for your own copy. Each run builds its
