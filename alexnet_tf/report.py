@@ -453,6 +453,8 @@ def _variant_table(variant, result, spec, top5):
 def _differences_table(spec, diffs):
     if diffs is None:
         return ["No variant is named as the baseline in the study: no differences.", ""]
+    if not diffs:
+        return [f"The study has no variant besides `{spec['baseline']}`: no differences.", ""]
     lines = [f"Final validation top-1 error, variant minus `{spec['baseline']}`, mean over "
              f"seeds, with a 95 % Welch t-interval (unequal variances, not paired by seed). "
              f"The verdict compares the interval with the sign of the paper's difference.",

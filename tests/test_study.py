@@ -392,6 +392,20 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert text.count("Learning rate (epochs") == 1
 
 
+def test_a_study_with_only_its_baseline_says_so_instead_of_an_empty_table(tmp_path):
+    workdir = fixture_study(tmp_path)
+    for variant in ("same", "unclear", "opposite"):
+        shutil.rmtree(workdir / variant)
+    spec = json.loads((workdir / "study.json").read_text())
+    spec["variants"], spec["epochs"] = {"baseline": {}}, {"baseline": 3}
+    spec["paper_effects"] = {}
+    (workdir / "study.json").write_text(json.dumps(spec))
+    R.write_report(str(workdir))
+    text = (workdir / "REPORT.md").read_text()
+    assert "The study has no variant besides `baseline`: no differences." in text
+    assert "| variant | seeds (variant, baseline) |" not in text
+
+
 def test_t_quantiles_match_the_tables():
     for df, t in [(1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445), (10, 2.228139),
                   (30, 2.042272)]:
