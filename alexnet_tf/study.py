@@ -53,6 +53,7 @@ import os
 import re
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -319,13 +320,22 @@ def duration(seconds):
 
 
 def time_left(runs):
-    """Seconds the unfinished runs need, from the wall time per epoch of the finished ones
-    (None before any has finished)."""
-    done = [r for r in runs if is_finished(r.directory, r.epochs)
-            and wall_seconds(r.directory)]
-    if not done:
-        return None
-    per_epoch = sum(wall_seconds(r.directory) for r in done) / sum(r.epochs for r in done)
+    """Seconds the unfinished runs still need to train (None before any run has finished):
+    their epochs left times the median epoch time of the finished runs (history.json's
+    epoch_seconds, validation included). A median, because wall time counts pauses and
+    stopped sessions (one run paused overnight would make every estimate wrong); it leaves
+    out each run's start-up and TFRecord build. Runs without epoch times (older histories)
+    count their wall time per epoch instead."""
+    done = [r for r in runs if is_finished(r.directory, r.epochs)]
+    epoch_times = [h["epoch_seconds"] for r in done for h in history(r.directory)
+                   if "epoch_seconds" in h]
+    if epoch_times:
+        per_epoch = statistics.median(epoch_times)
+    else:
+        done = [r for r in done if wall_seconds(r.directory)]
+        if not done:
+            return None
+        per_epoch = sum(wall_seconds(r.directory) for r in done) / sum(r.epochs for r in done)
     epochs_left = sum(r.epochs - len(history(r.directory)) for r in runs
                       if not is_finished(r.directory, r.epochs))
     return per_epoch * max(epochs_left, 0)

@@ -406,6 +406,33 @@ def test_a_study_with_only_its_baseline_says_so_instead_of_an_empty_table(tmp_pa
     assert "| variant | seeds (variant, baseline) |" not in text
 
 
+def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):
+    def run(name, epochs, wall, epoch_seconds, exit_code=0):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "history.json").write_text(json.dumps(
+            [{"epoch": e, **({"epoch_seconds": t} if t else {})}
+             for e, t in enumerate(epoch_seconds)]))
+        (d / "study_run.json").write_text(json.dumps(
+            {"attempts": [{"seconds": wall, "exit_code": exit_code}]}))
+        if exit_code == 0:
+            (d / "model.keras").write_text("")
+        return S.Run(name, 0, str(d), epochs, "tiny.py", {}, [])
+
+    # A finished run paused for 10,000 s (epochs 40, 50, 45 s), a finished one of 4 epochs
+    # (48, 44, 300, 46 s: one slow epoch), one with 2 of 4 epochs and one not started.
+    paused = run("paused", 3, 10_135.0, [40.0, 50.0, 45.0])
+    other = run("other", 4, 500.0, [48.0, 44.0, 300.0, 46.0])
+    half = run("half", 4, 90.0, [45.0, 45.0], exit_code=None)
+    fresh = S.Run("fresh", 0, str(tmp_path / "fresh"), 4, "tiny.py", {}, [])
+    # Median of 40, 44, 45, 46, 48, 50, 300 = 46; epochs left 2 + 4.
+    assert S.time_left([paused, other, half, fresh]) == pytest.approx(46.0 * 6)
+    assert S.time_left([half, fresh]) is None
+    # Histories without epoch times fall back to wall time per epoch: 1,000 s over 4 epochs.
+    old = run("old", 4, 1000.0, [None] * 4)
+    assert S.time_left([old, fresh]) == pytest.approx(250.0 * 4)
+
+
 def test_t_quantiles_match_the_tables():
     for df, t in [(1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445), (10, 2.228139),
                   (30, 2.042272)]:
