@@ -5,7 +5,7 @@
                           the training-error threshold of Fig. 1) and, when the rate
                           changed, its learning-rate steps; each variant's difference to
                           the baseline with a 95 % interval and a verdict against the
-                          paper; with `evaluate=True`, the centre and 10-crop errors of
+                          paper ("not comparable" when a run ended at chance); with `evaluate=True`, the centre and 10-crop errors of
                           every finished model
     WORKDIR/curves.png    training and validation top-1 error per epoch: mean over seeds,
                           min-max band, one line per variant
@@ -146,11 +146,23 @@ def lr_steps(history):
     return steps
 
 
+def learned_nothing(history, num_classes):
+    """Whether a run ended at chance: its last epoch's training loss within 2 % of
+    ln(num_classes), the loss of a net whose outputs are all alike (dead units after a
+    blow-up, say). Its errors then say nothing about the variant's effect. False when the
+    history has no loss or the number of classes is unknown."""
+    if not history or "loss" not in history[-1] or not num_classes or num_classes < 2:
+        return False
+    return history[-1]["loss"] >= 0.98 * math.log(num_classes)
+
+
 def _run_summary(directory, threshold):
     """One finished run's numbers for the report."""
     h = S.history(directory)
+    config = read_json(os.path.join(directory, "config.json"), {})
     row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
-           "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None}
+           "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None,
+           "learned_nothing": learned_nothing(h, config.get("model", {}).get("num_classes"))}
     epoch_times = [e["epoch_seconds"] for e in h if "epoch_seconds" in e]  # validation incl.
     # The median: robust to epochs that shared the machine or were paused (SIGSTOP).
     row["median_epoch_seconds"] = statistics.median(epoch_times) if epoch_times else None
@@ -191,7 +203,7 @@ def collect(spec, workdir):
             runs[seed] = _run_summary(directory, spec["threshold"])
             histories.append(S.history(directory))
         mean = {k: _mean([r[k] for r in runs.values()]) for k in
-                next(iter(runs.values()), {})}
+                next(iter(runs.values()), {}) if k != "learned_nothing"}
         results[variant] = {"runs": runs, "histories": histories, "mean": mean}
     return results, unfinished
 
@@ -209,12 +221,16 @@ def differences(spec, results):
         finals = [r["final_val_top1"] for r in result["runs"].values()]
         paper = spec["paper_effects"].get(variant, {}).get("top1")
         row = {"n": (len(finals), len(base)), "paper": paper}
+        stuck = [f"{name}/seed-{seed}" for name in (variant, spec["baseline"])
+                 for seed, r in results[name]["runs"].items() if r["learned_nothing"]]
         if len(finals) < 2 or len(base) < 2:
             row.update(difference=None, low=None, high=None, df=None,
                        verdict="too few finished seeds (2 per variant needed)")
         else:
             d = welch_interval(finals, base)
             row.update(d._asdict(), verdict=verdict(d.low, d.high, paper))
+        if stuck:  # a failure to train, not the variant's effect on the error
+            row["verdict"] = f"not comparable: {', '.join(stuck)} learned nothing"
         out[variant] = row
     return out
 
@@ -442,6 +458,10 @@ def _variant_table(variant, result, spec, top5):
             cells.append("not reached" if t is None else f"{t:.2f}" + (
                 "" if steps is None else f" ({steps:.0f} steps)"))
         lines.append("| " + " | ".join(cells) + " |")
+    stuck = [str(seed) for seed, r in result["runs"].items() if r["learned_nothing"]]
+    if stuck:
+        lines += ["", f"Learned nothing (training loss at chance, ln of the number of "
+                      f"classes, in the last epoch): seed {', '.join(stuck)}."]
     steps = {seed: lr_steps(h) for seed, h in zip(result["runs"], result["histories"])}
     if any(len(s) > 1 for s in steps.values()):
         lines += ["", "Learning rate (epochs counted from 1): " + "; ".join(
@@ -457,7 +477,9 @@ def _differences_table(spec, diffs):
         return [f"The study has no variant besides `{spec['baseline']}`: no differences.", ""]
     lines = [f"Final validation top-1 error, variant minus `{spec['baseline']}`, mean over "
              f"seeds, with a 95 % Welch t-interval (unequal variances, not paired by seed). "
-             f"The verdict compares the interval with the sign of the paper's difference.",
+             f"The verdict compares the interval with the sign of the paper's difference; "
+             f"it is \"not comparable\" when a run of either side learned nothing "
+             f"(training loss at chance in its last epoch).",
              "", "| variant | seeds (variant, baseline) | difference | 95 % interval | df "
              "| paper | verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for variant, d in diffs.items():

@@ -392,6 +392,31 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert text.count("Learning rate (epochs") == 1
 
 
+def test_a_run_that_learned_nothing_makes_its_difference_not_comparable(tmp_path):
+    workdir = fixture_study(tmp_path)
+    # opposite/seed-1 ends at the loss of a net that outputs the same for every image
+    # (ln 10 with 10 classes); the other runs, 0.02 below the 2 % margin, count as learning.
+    for seed, loss in ((0, 0.98 * math.log(10) - 0.02), (1, math.log(10))):
+        d = workdir / "opposite" / f"seed-{seed}"
+        h = json.loads((d / "history.json").read_text())
+        h[-1]["loss"] = loss
+        (d / "history.json").write_text(json.dumps(h))
+        (d / "config.json").write_text(json.dumps({"model": {"num_classes": 10}}))
+    summary = R.write_report(str(workdir))
+    runs = summary["results"]["opposite"]["runs"]
+    assert [runs[s]["learned_nothing"] for s in range(3)] == [False, True, False]
+    d = summary["differences"]
+    assert d["opposite"]["verdict"] == "not comparable: opposite/seed-1 learned nothing"
+    assert d["opposite"]["difference"] == pytest.approx(-0.10)  # the numbers are kept
+    assert d["same"]["verdict"] == "same direction as the paper"
+    text = (workdir / "REPORT.md").read_text()
+    assert "Learned nothing (training loss at chance, ln of the number of classes, in the " \
+        "last epoch): seed 1." in text
+    assert text.count("Learned nothing") == 1
+    assert R.learned_nothing([{"loss": 0.9 * math.log(10)}], 10) is False
+    assert R.learned_nothing([{"loss": math.log(10)}], None) is False  # classes unknown
+
+
 def test_a_study_with_only_its_baseline_says_so_instead_of_an_empty_table(tmp_path):
     workdir = fixture_study(tmp_path)
     for variant in ("same", "unclear", "opposite"):
