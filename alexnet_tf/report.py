@@ -148,12 +148,14 @@ def lr_steps(history):
 
 def learned_nothing(history, num_classes):
     """Whether a run ended at chance: its last epoch's training loss within 2 % of
-    ln(num_classes), the loss of a net whose outputs are all alike (dead units after a
-    blow-up, say). Its errors then say nothing about the variant's effect. False when the
-    history has no loss or the number of classes is unknown."""
+    ln(num_classes), the loss of a net that gives every class the same probability for
+    every image (all units dead after a blow-up, say). Its errors then say nothing about
+    the variant's effect. A loss far above ln(num_classes) is not this: the net's outputs
+    are confident and, often enough, wrong. False when the history has no loss or the
+    number of classes is unknown."""
     if not history or "loss" not in history[-1] or not num_classes or num_classes < 2:
         return False
-    return history[-1]["loss"] >= 0.98 * math.log(num_classes)
+    return abs(history[-1]["loss"] - math.log(num_classes)) <= 0.02 * math.log(num_classes)
 
 
 def _run_summary(directory, threshold):

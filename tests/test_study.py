@@ -414,6 +414,8 @@ def test_a_run_that_learned_nothing_makes_its_difference_not_comparable(tmp_path
         "last epoch): seed 1." in text
     assert text.count("Learned nothing") == 1
     assert R.learned_nothing([{"loss": 0.9 * math.log(10)}], 10) is False
+    assert R.learned_nothing([{"loss": 1.02 * math.log(10) - 1e-6}], 10) is True
+    assert R.learned_nothing([{"loss": 6.5}], 10) is False  # confident, often wrong
     assert R.learned_nothing([{"loss": math.log(10)}], None) is False  # classes unknown
 
 
