@@ -164,8 +164,24 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.towers = int(towers)
         self.devices = _check_devices(devices, self.towers, "LocalResponseNormalization")
 
+    @property
+    def effective_alpha(self):
+        """The alpha that multiplies the window's sum of squares: `alpha`, or `alpha / size`
+        with `alpha_over_size`."""
+        return self.alpha / self.size if self.alpha_over_size else self.alpha
+
+    def denominator(self, inputs):
+        """`(k + alpha * sum of squares over the window) ** beta` for every activation of
+        `inputs`, in float32: what `call` divides each activation by. Where it stays at
+        `k ** beta`, the layer only scales by a constant (`alexnet_tf.features.
+        lrn_denominators` measures this on real images)."""
+        x = tf.cast(inputs, tf.float32)
+        band = band_matrix(x.shape[-1], self.size, self.towers, tf.float32)
+        sums = tf.reshape(tf.matmul(tf.reshape(x * x, [-1, x.shape[-1]]), band), tf.shape(x))
+        return tf.pow(self.k + self.effective_alpha * sums, self.beta)
+
     def call(self, inputs):
-        alpha = self.alpha / self.size if self.alpha_over_size else self.alpha
+        alpha = self.effective_alpha
         if inputs.dtype == tf.float16:
             # float16 overflows at 65504: squares of activations above ~256 (0..255 inputs
             # minus the mean) would. bfloat16 has float32's range and stays as it is.

@@ -106,6 +106,10 @@ def test_a_non_image_file_in_a_folder_is_named_and_can_be_skipped(trained, tmp_p
     ("figures.py", ["--model", "{run}", "--data", "{run}/data/validation-*", "--num", "0",
                     "--output", "{tmp}/f"], ["--num 0"]),
     ("benchmark_serve.py", ["--model", "{run}/logs"], ["not a SavedModel folder"]),
+    ("lrn_stats.py", ["--model", "{run}", "--data", "{run}/data/validation-*", "--images",
+                      "0"], ["--images 0"]),
+    ("lrn_stats.py", ["--model", "{run}", "--data", "{tmp}/none-*"],
+     ["--data", "none-*", "no TFRecord files match"]),
 ])
 def test_wrong_paths_and_values(trained, tmp_path, name, args, expected):
     args = [a.format(run=trained / "run", tmp=tmp_path) for a in args]

@@ -47,6 +47,20 @@ def test_lrn_matches_paper_formula(alpha_over_size, size):
     assert np.abs(out - a / 2.0 ** 0.75).max() > 1e-2
 
 
+@pytest.mark.parametrize("towers", [1, 2])
+def test_lrn_denominator_is_what_the_layer_divides_by(towers):
+    a = activations((2, 3, 3, 16))
+    layer = lrn_layer(towers=towers)
+    d = layer.denominator(a).numpy()
+    assert d.dtype == np.float32
+    np.testing.assert_allclose(a / d, layer(a).numpy(), rtol=1e-5, atol=1e-6)
+    if towers == 1:  # the paper's formula: a / b
+        np.testing.assert_allclose(d, a / paper_lrn(a), rtol=1e-5)
+    # No activity: the constant k ** beta everywhere.
+    np.testing.assert_allclose(layer.denominator(np.zeros((1, 2, 2, 16), "float32")),
+                               2.0 ** 0.75, rtol=1e-6)
+
+
 def test_lrn_edge_maps_sum_over_fewer_neighbours():
     a = np.zeros((1, 1, 1, 8), "float32")
     a[..., 0] = 100.0

@@ -381,6 +381,38 @@ def test_features_are_fc7_and_neighbours_are_euclidean(trained):
     np.testing.assert_allclose(dist, np.sort(brute, axis=1)[:, :4], rtol=1e-4)
 
 
+def test_lrn_denominators_are_the_papers_divisor_over_k_beta(trained):
+    from alexnet_tf import features
+    from alexnet_tf.layers import LocalResponseNormalization
+    clf = E.load_classifier(trained).model
+    lrns = [l for l in clf.net.layers if isinstance(l, LocalResponseNormalization)]
+    assert [l.name for l in lrns] == ["lrn1", "lrn2"] and lrns[0].towers == 2
+    for layer in lrns:  # tiny's activations are too small for the paper's alpha to show
+        layer.alpha = 0.05
+    # 12 of the 16 validation images, batches of 5: the last batch is cut to 2.
+    stats = features.lrn_denominators(clf, val_data(trained), max_images=12,
+                                      samples_per_batch=10 ** 9)
+    images = np.concatenate([b[0].numpy() for b in val_data(trained)])[:12]
+    x = clf.preprocess(images, training=False)
+    for layer in clf.net.layers[1:]:
+        if isinstance(layer, LocalResponseNormalization):
+            a = x.numpy().astype(np.float64)
+            d = np.concatenate([  # the paper's formula, tower by tower (n=5, k=2, beta=0.75)
+                (2 + 0.05 * np.stack([np.sum(t[..., max(0, i - 2):i + 3] ** 2, axis=-1)
+                                      for i in range(t.shape[-1])], -1)) ** 0.75
+                for t in np.split(a, 2, axis=-1)], -1) / 2 ** 0.75
+            s = stats[layer.name]
+            assert s["images"] == 12 and s["activations"] == d.size
+            assert s["k_beta"] == pytest.approx(2 ** 0.75)
+            assert s["max"] == pytest.approx(d.max(), rel=1e-5) and d.max() > 1.05
+            assert s["median"] == pytest.approx(np.median(d), rel=1e-5)
+            assert s["p99"] == pytest.approx(np.percentile(d, 99), rel=1e-5)
+            assert s["above_1pct"] == pytest.approx(np.mean(d > 1.01), abs=1e-6)
+        x = layer(x, training=False)
+        if layer.name == "lrn2":
+            break
+
+
 def test_figures_render(trained, tmp_path):
     from alexnet_tf.visualize import conv1_grid, make_figures
     grid = conv1_grid(E.load_classifier(trained).model)

@@ -1,0 +1,67 @@
+r"""How much a trained model's response normalization (Sec. 3.3) normalizes on real images.
+
+    python tools/lrn_stats.py --model runs/demo --data 'runs/demo/data/validation-*'
+    python tools/lrn_stats.py --model runs/imagenette --data ../shared/data/imagenette2-224/val \
+        --images 256 --json lrn.json
+
+Each response-normalization layer divides every activation by
+d = (k + alpha * sum of squares over n maps) ** beta, never less than k ** beta. The table
+gives d / k ** beta over the activations of --images images (centre crop): median, 99th and
+99.9th percentiles, maximum, and the share above 1.01. Values near 1 mean the layer only
+scales by the constant k ** beta: the activations are too small against sqrt(k / alpha)
+for the normalization to act (`alexnet_tf.features.lrn_denominators`).
+
+--data is a TFRecord glob, a <class>/<image> folder, or a prepared tfds dataset
+(tfds:NAME[:SPLIT], NAME looked up in --data_dir; SPLIT defaults to validation).
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="training workdir or .keras file")
+    p.add_argument("--data", required=True, help="TFRecord glob, <class>/<image> folder, or "
+                   "tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: validation)")
+    p.add_argument("--images", type=int, default=256, help="images to measure (default 256)")
+    p.add_argument("--classes", help="class list (default: the model's classes.txt)")
+    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared")
+    p.add_argument("--skip_bad_images", action="store_true",
+                   help="leave out files of an image folder that are not images")
+    p.add_argument("--json", help="also write the numbers to this JSON file")
+    args = p.parse_args()
+    if args.images < 1:
+        sys.exit(f"error: --images {args.images} must be at least 1")
+
+    from tqdm import tqdm
+
+    from alexnet_tf import data, features
+    from alexnet_tf.export import load_run
+    try:
+        run = load_run(args.model)
+        ds = data.read_path(args.data, args.classes or run.wnids, 64, args.skip_bad_images,
+                            args.data_dir)
+        with tqdm(total=args.images, unit=" images", desc="lrn", leave=False) as bar:
+            stats = features.lrn_denominators(run.model, ds, args.images,
+                                              progress=lambda n: bar.update(n - bar.n))
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: --model {args.model}, --data {args.data}: {e}")
+    print(f"d / k**beta over the activations of {next(iter(stats.values()))['images']} "
+          f"images, centre crop ({args.model}):")
+    print(f"{'layer':<8}{'k**beta':>9}{'median':>10}{'99 %':>10}{'99.9 %':>10}{'max':>10}"
+          f"{'> 1.01':>9}")
+    for name, s in stats.items():
+        print(f"{name:<8}{s['k_beta']:>9.4f}{s['median']:>10.4f}{s['p99']:>10.4f}"
+              f"{s['p999']:>10.4f}{s['max']:>10.4f}{s['above_1pct']:>9.2%}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(stats, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
