@@ -42,7 +42,13 @@ def nearest(database, queries, k=6, chunk=1024):
     return np.concatenate(indices), np.concatenate(distances)
 
 
-def lrn_denominators(model, dataset, max_images=None, samples_per_batch=20_000, seed=0,
+def lrn_layers(model):
+    """The response-normalization layers of a `Classifier`'s network, in order."""
+    from alexnet_tf.layers import LocalResponseNormalization
+    return [l for l in model.net.layers if isinstance(l, LocalResponseNormalization)]
+
+
+def lrn_denominators(model, dataset, max_images=None, samples_per_image=2_000, seed=0,
                      progress=None):
     """How far each response-normalization layer of a `Classifier`'s network departs from
     a constant scale on `dataset`'s images (batches of uint8 images and labels; centre
@@ -50,38 +56,38 @@ def lrn_denominators(model, dataset, max_images=None, samples_per_batch=20_000, 
     `d = (k + alpha * sum of squares) ** beta`, at least `k ** beta` (1.68 with the
     paper's k=2, beta=0.75); where `d / k ** beta` stays near 1 the layer only scales by
     a constant and normalizes nothing, as happens when activations are small against
-    `sqrt(k / alpha)` (inputs scaled down, say).
+    `sqrt(k / alpha)` (inputs scaled down, say). Only activations that are not 0 count:
+    the ReLU's zeros come out 0 whatever the divisor.
 
-    Returns `{layer name: stats}` in network order, stats being `k_beta` and, of
-    `d / k ** beta` over every activation of up to `max_images` images, `median`, `p99`,
-    `p999` (99th and 99.9th percentiles, from `samples_per_batch` activations drawn per
-    batch with `seed`), the exact `max`, `above_1pct` (the share of activations divided
-    by more than 1.01 k ** beta) and `activations` (how many were measured)."""
-    import keras
-
-    from alexnet_tf.layers import LocalResponseNormalization
-    layers = [l for l in model.net.layers if isinstance(l, LocalResponseNormalization)]
+    Returns `{layer name: stats}` in network order, stats being `k_beta`, `images` (how
+    many were measured, at most `max_images`), `activations` (how many non-zero ones)
+    and, of `d / k ** beta` over them, the exact `max` and `above_1pct` (the share above
+    1.01) and the `median`, `p99` and `p999` (99th and 99.9th percentiles) of a sample:
+    `samples_per_image` positions drawn with `seed` in every image, the non-zero ones
+    kept, so that every activation is equally likely to be in it."""
+    layers = lrn_layers(model)
     if not layers:
         raise ValueError("the network has no response-normalization layer (trained with "
                          "model.lrn=False)")
+    import keras
     inputs = keras.Model(model.net.input, [l.input for l in layers])
     rng = np.random.default_rng(seed)
-    samples = {l.name: [] for l in layers}
-    top = {l.name: 1.0 for l in layers}
-    above = {l.name: 0 for l in layers}
-    count = {l.name: 0 for l in layers}
+    stats = {l.name: {"samples": [], "max": 1.0, "above": 0, "count": 0} for l in layers}
     n = 0
     for images, _ in dataset:
         if max_images is not None:
             images = images[:max_images - n]
         x = model.preprocess(images, training=False)
         for layer, a in zip(layers, inputs(x, training=False)):
-            ratio = (layer.denominator(a) / layer.k ** layer.beta).numpy().ravel()
-            samples[layer.name].append(rng.choice(ratio, min(samples_per_batch, ratio.size),
-                                                  replace=False))
-            top[layer.name] = max(top[layer.name], float(ratio.max()))
-            above[layer.name] += int(np.count_nonzero(ratio > 1.01))
-            count[layer.name] += ratio.size
+            ratio = (layer.denominator(a) / layer.k ** layer.beta).numpy()
+            ratio = ratio.reshape(len(ratio), -1)  # [images, positions x channels]
+            a = tf.cast(a, tf.float32).numpy().reshape(ratio.shape)
+            s, active = stats[layer.name], a != 0
+            s["max"] = max(s["max"], float(ratio[active].max(initial=1.0)))
+            s["above"] += int(np.count_nonzero(ratio[active] > 1.01))
+            s["count"] += int(np.count_nonzero(active))
+            drawn = rng.choice(a.shape[1], min(samples_per_image, a.shape[1]), replace=False)
+            s["samples"].append(ratio[:, drawn][active[:, drawn]])
         n += int(images.shape[0])
         if progress:
             progress(n)
@@ -91,10 +97,13 @@ def lrn_denominators(model, dataset, max_images=None, samples_per_batch=20_000, 
         raise ValueError("the dataset is empty")
     out = {}
     for layer in layers:
-        values = np.concatenate(samples[layer.name])
+        s = stats[layer.name]
+        values = np.concatenate(s["samples"])
+        if not values.size:
+            raise ValueError(f"{layer.name}: every activation was 0 in {n} images")
         median, p99, p999 = np.percentile(values, [50, 99, 99.9])
-        out[layer.name] = {"k_beta": layer.k ** layer.beta, "median": float(median),
-                           "p99": float(p99), "p999": float(p999), "max": top[layer.name],
-                           "above_1pct": above[layer.name] / count[layer.name],
-                           "activations": count[layer.name], "images": n}
+        out[layer.name] = {"k_beta": layer.k ** layer.beta, "images": n,
+                           "activations": s["count"], "median": float(median),
+                           "p99": float(p99), "p999": float(p999), "max": s["max"],
+                           "above_1pct": s["above"] / s["count"]}
     return out

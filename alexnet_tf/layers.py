@@ -60,6 +60,13 @@ def _power(d, beta):
     return tf.pow(d, -beta)
 
 
+def window_sum(y, band):
+    """The sum over each channel's window (`band`, see `band_matrix`) along the last axis
+    of `y`: `[..., C] @ band`, as one `[N, C] x [C, C]` product."""
+    channels = y.shape[-1]
+    return tf.reshape(tf.matmul(tf.reshape(y, [-1, channels]), band), tf.shape(y))
+
+
 def lrn(x, band, k, alpha, beta):
     """`b = a / (k + alpha * window_sum(a**2)) ** beta` over the last axis of `x`, the
     window given by the symmetric 0/1 matrix `band` (see `band_matrix`); the math of
@@ -69,20 +76,16 @@ def lrn(x, band, k, alpha, beta):
 
     where `d = k + alpha * window_sum(a**2)`, `r = d ** -beta` and `g = d loss / d b`.
     `d` and `r` are computed in float32, everything else in `x`'s dtype."""
-    channels = x.shape[-1]
-
-    def window_sum(y):  # [..., C] @ band, as one [N, C] x [C, C] product
-        return tf.reshape(tf.matmul(tf.reshape(y, [-1, channels]), band), tf.shape(y))
-
     @tf.custom_gradient
     def normalize(a):
-        d = k + alpha * tf.cast(window_sum(tf.square(a)), tf.float32)
+        d = k + alpha * tf.cast(window_sum(tf.square(a), band), tf.float32)
         r = tf.cast(_power(d, beta), a.dtype)
         inv_d = tf.cast(1.0 / d, a.dtype)
         b = a * r
 
         def grad(g):
-            return g * r - tf.cast(2.0 * alpha * beta, a.dtype) * a * window_sum(g * b * inv_d)
+            return g * r - tf.cast(2.0 * alpha * beta, a.dtype) * a * window_sum(
+                g * b * inv_d, band)
         return b, grad
 
     return normalize(x)
@@ -172,13 +175,14 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def denominator(self, inputs):
         """`(k + alpha * sum of squares over the window) ** beta` for every activation of
-        `inputs`, in float32: what `call` divides each activation by. Where it stays at
-        `k ** beta`, the layer only scales by a constant (`alexnet_tf.features.
-        lrn_denominators` measures this on real images)."""
+        `inputs`: what `call` divides each activation by, computed here in float32 (a
+        bfloat16 `call` squares and sums in bfloat16, so its divisor differs by that
+        rounding). Where it stays at `k ** beta`, the layer only scales by a constant
+        (`alexnet_tf.features.lrn_denominators` measures this on real images)."""
         x = tf.cast(inputs, tf.float32)
         band = band_matrix(x.shape[-1], self.size, self.towers, tf.float32)
-        sums = tf.reshape(tf.matmul(tf.reshape(x * x, [-1, x.shape[-1]]), band), tf.shape(x))
-        return tf.pow(self.k + self.effective_alpha * sums, self.beta)
+        return tf.pow(self.k + self.effective_alpha * window_sum(tf.square(x), band),
+                      self.beta)
 
     def call(self, inputs):
         alpha = self.effective_alpha

@@ -5,8 +5,9 @@
                           the training-error threshold of Fig. 1) and, when the rate
                           changed, its learning-rate steps; each variant's difference to
                           the baseline with a 95 % interval and a verdict against the
-                          paper ("not comparable" when a run ended at chance); with `evaluate=True`, the centre and 10-crop errors of
-                          every finished model
+                          paper ("not comparable" when a run ended at chance); with
+                          `evaluate=True`, the centre and 10-crop errors of every
+                          finished model
     WORKDIR/curves.png    training and validation top-1 error per epoch: mean over seeds,
                           min-max band, one line per variant
     WORKDIR/fig1.png      with a study's `speedup`: the paper's Fig. 1, training error of
@@ -165,7 +166,7 @@ def _run_summary(directory, threshold):
     row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
            "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None,
            "learned_nothing": learned_nothing(h, config.get("model", {}).get("num_classes"))}
-    epoch_times = [e["epoch_seconds"] for e in h if "epoch_seconds" in e]  # validation incl.
+    epoch_times = S.epoch_seconds(h)
     # The median: robust to epochs that shared the machine or were paused (SIGSTOP).
     row["median_epoch_seconds"] = statistics.median(epoch_times) if epoch_times else None
     if row["epochs_to_threshold"] is not None and "step" in h[-1]:  # runs since step was logged
@@ -212,7 +213,10 @@ def collect(spec, workdir):
 
 def differences(spec, results):
     """{variant: {"difference", "low", "high", "df", "n", "paper", "verdict"}} of each
-    variant's final validation top-1 error minus the baseline's (None without baseline)."""
+    variant's final validation top-1 error minus the baseline's (None without baseline).
+    A finished run of the variant or of the baseline that learned nothing
+    (`learned_nothing`) makes the verdict "not comparable", whatever else it would be:
+    one dead baseline seed makes every variant's difference meaningless."""
     if spec["baseline"] is None:
         return None
     base = [r["final_val_top1"] for r in results[spec["baseline"]]["runs"].values()]

@@ -289,6 +289,12 @@ def history(directory):
     return read_json(os.path.join(directory, "history.json"), [])
 
 
+def epoch_seconds(history):
+    """Each epoch's time in seconds (validation included), for the epochs of a history
+    that logged it."""
+    return [e["epoch_seconds"] for e in history if "epoch_seconds" in e]
+
+
 def record(directory):
     """The run's study_run.json: its command and attempts."""
     return read_json(os.path.join(directory, "study_run.json"), {"attempts": []})
@@ -320,15 +326,14 @@ def duration(seconds):
 
 
 def time_left(runs):
-    """Seconds the unfinished runs still need to train (None before any run has finished):
-    their epochs left times the median epoch time of the finished runs (history.json's
-    epoch_seconds, validation included). A median, because wall time counts pauses and
-    stopped sessions (one run paused overnight would make every estimate wrong); it leaves
-    out each run's start-up and TFRecord build. Runs without epoch times (older histories)
-    count their wall time per epoch instead."""
+    """Seconds the unfinished runs still need to train: their epochs left times the median
+    epoch time over every epoch of the finished runs (`epoch_seconds`, validation
+    included). A median, because wall time counts pauses and stopped sessions (one run
+    paused overnight would make every estimate wrong); it leaves out each run's start-up
+    and TFRecord build. Only if no finished run logged epoch times (histories older than
+    epoch_seconds), their wall time per epoch instead; None if there is neither."""
     done = [r for r in runs if is_finished(r.directory, r.epochs)]
-    epoch_times = [h["epoch_seconds"] for r in done for h in history(r.directory)
-                   if "epoch_seconds" in h]
+    epoch_times = [t for r in done for t in epoch_seconds(history(r.directory))]
     if epoch_times:
         per_epoch = statistics.median(epoch_times)
     else:

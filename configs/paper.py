@@ -39,8 +39,8 @@ def get_config():
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
         num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
         dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096,
-        lrn_alpha=1e-4,                # Sec. 3.3, for 0..255 pixels minus the mean (with
-                                       # inputs x s: 1e-4 / s**2, configs/studies/ablations.py)
+        lrn_alpha=1e-4,                # Sec. 3.3, for 0..255 pixels minus the mean (inputs
+                                       # scaled by s: see configs/studies/ablations.py)
         input_downsample=1,            # 1: the paper (2: configs/studies/ablations.py)
         conv1_init_std=None))          # None: as initializer (0.01: configs/demo.py)
 

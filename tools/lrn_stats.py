@@ -7,12 +7,14 @@ r"""How much a trained model's response normalization (Sec. 3.3) normalizes on r
 Each response-normalization layer divides every activation by
 d = (k + alpha * sum of squares over n maps) ** beta, never less than k ** beta. The table
 gives d / k ** beta over the activations of --images images (centre crop): median, 99th and
-99.9th percentiles, maximum, and the share above 1.01. Values near 1 mean the layer only
-scales by the constant k ** beta: the activations are too small against sqrt(k / alpha)
-for the normalization to act (`alexnet_tf.features.lrn_denominators`).
+99.9th percentiles, maximum, and the share above 1.01, over the activations that are not
+0 (a ReLU's zeros stay 0 whatever the divisor). Values near 1 mean the layer only scales by
+the constant k ** beta: the activations are too small against sqrt(k / alpha) for the
+normalization to act (`alexnet_tf.features.lrn_denominators`).
 
---data is a TFRecord glob, a <class>/<image> folder, or a prepared tfds dataset
-(tfds:NAME[:SPLIT], NAME looked up in --data_dir; SPLIT defaults to validation).
+--data is a TFRecord glob, a <class>/<image> folder, or a prepared tfds dataset:
+tfds:NAME[:SPLIT] (NAME looked up in --data_dir) or tfds:DIRECTORY[:SPLIT] (the folder
+holding its dataset_info.json); SPLIT defaults to validation.
 """
 import argparse
 import json
@@ -44,23 +46,32 @@ def main():
     from alexnet_tf.export import load_run
     try:
         run = load_run(args.model)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")  # names --model
+    if not features.lrn_layers(run.model):
+        sys.exit(f"error: --model {args.model}: its network has no response-normalization "
+                 f"layer (trained with model.lrn=False)")
+    try:  # the data's errors name its path; they show while reading too
         ds = data.read_path(args.data, args.classes or run.wnids, 64, args.skip_bad_images,
                             args.data_dir)
         with tqdm(total=args.images, unit=" images", desc="lrn", leave=False) as bar:
             stats = features.lrn_denominators(run.model, ds, args.images,
                                               progress=lambda n: bar.update(n - bar.n))
     except (ValueError, FileNotFoundError) as e:
-        sys.exit(f"error: --model {args.model}, --data {args.data}: {e}")
-    print(f"d / k**beta over the activations of {next(iter(stats.values()))['images']} "
-          f"images, centre crop ({args.model}):")
+        sys.exit(f"error: --data: {e}")
+    print(f"d / k**beta over the non-zero activations of "
+          f"{next(iter(stats.values()))['images']} images, centre crop ({args.model}):")
     print(f"{'layer':<8}{'k**beta':>9}{'median':>10}{'99 %':>10}{'99.9 %':>10}{'max':>10}"
           f"{'> 1.01':>9}")
     for name, s in stats.items():
         print(f"{name:<8}{s['k_beta']:>9.4f}{s['median']:>10.4f}{s['p99']:>10.4f}"
               f"{s['p999']:>10.4f}{s['max']:>10.4f}{s['above_1pct']:>9.2%}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(stats, f, indent=1)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(stats, f, indent=1)
+        except OSError as e:
+            sys.exit(f"error: --json {args.json}: {e.strerror}")
 
 
 if __name__ == "__main__":
