@@ -27,6 +27,14 @@ stays in its run, and every run can be repeated by hand with the command recorde
 `study_run.json`. Runs go seed by seed (every variant's seed 0, then seed 1, ...), so a study
 stopped early already compares all variants.
 
+Runs of one seed with the same data settings (the same base and `data.*` overrides) read
+the same TFRecords: a run that builds its data (`data.source` images or generated, in its
+`data/` folder) gets hard links to the `data/` of a finished run of that seed instead of
+building it again (a copy if the file system cannot link). The builder's output is fixed
+by the images, the options and the seed, so the bytes are what the run would have built,
+as long as the image folders have not changed since; it saves a build per variant (about
+5 minutes for Imagenette on 2 cores) and its disk space.
+
 The study can be stopped at any moment (Ctrl-C, kill, even kill -9) and the same command
 continues it: finished runs are skipped, an interrupted run is resumed by running its train
 command again (`train()` resumes from its checkpoints). Seeds and variants can be added to the
@@ -52,6 +60,7 @@ import numbers
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -390,6 +399,41 @@ def prepare_workdir(spec, workdir):
     return lock
 
 
+def data_key(run):
+    """What a run's built data depends on: base, seed and the `data.*` overrides."""
+    return (run.base, run.seed, sorted((k, repr(v)) for k, v in run.overrides.items()
+                                       if k.startswith("data.")))
+
+
+def _link_or_copy(source, destination):
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or one without hard links
+        shutil.copy2(source, destination)
+
+
+def share_data(run, runs):
+    """Before `run` starts, gives it the `data/` folder of a finished run of `runs` with
+    the same `data_key`, as hard links (copies where linking fails). Returns that run's
+    name, or None if `run` has a data folder already or no such run has one. The links
+    go to a temporary folder renamed to `data/` when complete, so an interrupted share
+    leaves no partial data folder (the run would then build its own)."""
+    destination = os.path.join(run.directory, "data")
+    if os.path.exists(destination):
+        return None
+    for other in runs:
+        source = os.path.join(other.directory, "data")
+        if (other is not run and data_key(other) == data_key(run) and os.path.isdir(source)
+                and is_finished(other.directory, other.epochs)):
+            partial = destination + ".sharing"
+            shutil.rmtree(partial, ignore_errors=True)
+            os.makedirs(run.directory, exist_ok=True)
+            shutil.copytree(source, partial, copy_function=_link_or_copy)
+            os.rename(partial, destination)
+            return other.name
+    return None
+
+
 def _lock(workdir, wait=15):
     """An exclusive lock on the study folder (an open file). Each train process inherits
     it, so a second study process on the folder waits while a train command of the first
@@ -496,6 +540,9 @@ def run_study(study_file, workdir, log=print):
             f"finished, {len(todo)} to run")
         for run in todo:
             log(_progress(run, runs))
+            shared = share_data(run, runs)
+            if shared:
+                log(f"  data: {shared}'s data folder (same seed and data settings), linked")
             code = train_run(run, lock)
             if code == 0 and is_finished(run.directory, run.epochs):
                 log(f"  {run.name}: done in {duration(wall_seconds(run.directory))}")

@@ -112,6 +112,52 @@ def test_a_killed_study_finishes_every_run_exactly_once(killed_and_rerun):
     assert fingerprint(workdir / "baseline" / "seed-0") == before
 
 
+def test_runs_of_one_seed_share_its_data_and_seeds_do_not(killed_and_rerun):
+    """no_lrn/seed-N reads baseline/seed-N's TFRecords (the same files, linked), and the
+    two seeds' records differ (the builder's shard assignment follows the seed)."""
+    workdir, _, _, _, out = killed_and_rerun
+
+    def files(run):
+        folder = workdir / run / "data"
+        return {str(p.relative_to(folder)): p.stat().st_ino
+                for p in folder.rglob("*") if p.is_file()}
+
+    for seed in (0, 1):
+        built, shared = files(f"baseline/seed-{seed}"), files(f"no_lrn/seed-{seed}")
+        assert any(name.startswith("train-") for name in built)
+        assert shared == built, seed  # every file, as a hard link
+    assert not set(files("baseline/seed-0").values()) & set(files("baseline/seed-1").values())
+    assert not list(workdir.rglob("*.sharing"))
+    assert "  data: baseline/seed-1's data folder (same seed and data settings), linked" in out
+
+
+def test_share_data_copies_where_it_cannot_link_and_needs_a_finished_run(tmp_path, monkeypatch):
+    def run(variant, seed=0, data_train="/imgs"):
+        return S.Run(variant, seed, str(tmp_path / variant / f"seed-{seed}"), 1, "tiny.py",
+                     {"data.train": data_train, "model.lrn": variant != "b"}, [])
+
+    a, b, other_data, other_seed = run("a"), run("b"), run("c", data_train="/x"), run("d", 1)
+    os.makedirs(os.path.join(a.directory, "data", "sub"))
+    for name in ("train-00000-of-00001", os.path.join("sub", "f")):
+        with open(os.path.join(a.directory, "data", name), "w") as f:
+            f.write(name)
+    runs = [a, b, other_data, other_seed]
+    assert S.share_data(b, runs) is None  # a has not finished
+    S.write_json(os.path.join(a.directory, "history.json"), [{"epoch": 0}])
+    S.write_json(os.path.join(a.directory, "study_run.json"), {"attempts": [{"exit_code": 0}]})
+    open(os.path.join(a.directory, "model.keras"), "w").close()
+    assert S.share_data(other_data, runs) is None and S.share_data(other_seed, runs) is None
+
+    def no_links(source, destination):
+        raise OSError(18, "Invalid cross-device link")
+    monkeypatch.setattr(S.os, "link", no_links)
+    assert S.share_data(b, runs) == "a/seed-0"
+    copied = os.path.join(b.directory, "data", "sub", "f")
+    assert open(copied).read() == os.path.join("sub", "f")
+    assert os.stat(copied).st_ino != os.stat(os.path.join(a.directory, "data", "sub", "f")).st_ino
+    assert S.share_data(b, runs) is None  # it has its data folder now
+
+
 def test_each_run_is_trained_with_the_config_the_study_resolves(killed_and_rerun):
     """tools/train.py's flag parsing gives each run exactly the study's config."""
     workdir, *_ = killed_and_rerun
