@@ -33,6 +33,8 @@ import sys
 
 import tensorflow as tf
 
+from alexnet_tf.files import write_text
+
 IMAGE_SIZE = 256  # Sec. 2: images are down-sampled to 256x256
 
 FEATURES = {
@@ -106,11 +108,12 @@ def read_classes(path):
 
 
 def write_classes(path, wnids, names=None):
-    """Writes a class list readable by `read_classes`."""
-    with open(path, "w", encoding="utf-8") as f:
-        for i, wnid in enumerate(wnids):
-            name = names[i] if names and names[i] != wnid else ""
-            f.write(f"{wnid} {name}".rstrip() + "\n")
+    """Writes a class list readable by `read_classes`, atomically (`files.write_text`: a
+    re-run of the builder replaces the file rather than rewriting it in place, so a kill
+    never leaves half a list, nor writes through to runs that share it as a hard link)."""
+    write_text(os.fspath(path), "".join(
+        f"{wnid} {names[i] if names and names[i] != wnid else ''}".rstrip() + "\n"
+        for i, wnid in enumerate(wnids)))
 
 
 def resize_and_crop(image, size=IMAGE_SIZE):

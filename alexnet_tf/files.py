@@ -8,7 +8,7 @@ import os
 def write_text(path, text):
     """Writes `text` to `path` atomically."""
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
 

@@ -216,6 +216,24 @@ def test_rerun_skips_complete_shards_and_rejects_other_options(odd_tree, tmp_pat
         B.build(root, out, "train", shards=2, progress=False)
 
 
+def test_a_rebuild_over_hard_links_writes_nothing_through_them(odd_tree, tmp_path):
+    """A study run given another run's build as hard links (study.share_data) builds over
+    it; the other run's files must keep their bytes and times."""
+    root, _ = odd_tree
+    first, second = tmp_path / "first", tmp_path / "second"
+    for split in ("train", "validation"):
+        B.build(root, first, split, shards=2, progress=False)
+    shutil.copytree(first, second, copy_function=os.link)
+    state = {p: (os.stat(p).st_mtime_ns, open(p, "rb").read())
+             for d, _, names in os.walk(first) for p in (os.path.join(d, n) for n in names)}
+    assert any(".train.build" in p for p in state)  # the build's hidden records too
+    time.sleep(0.01)
+    for split in ("train", "validation"):
+        B.build(root, second, split, shards=2, progress=False)
+    assert state == {p: (os.stat(p).st_mtime_ns, open(p, "rb").read()) for p in state}
+    assert shard_bytes(second, "train") == shard_bytes(first, "train")
+
+
 @pytest.mark.slow
 def test_killed_build_resumes_to_identical_shards(tmp_path):
     """SIGKILL a real build mid-way; the re-run completes it byte-identically."""

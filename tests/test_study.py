@@ -113,8 +113,8 @@ def test_a_killed_study_finishes_every_run_exactly_once(killed_and_rerun):
 
 
 def test_runs_of_one_seed_share_its_data_and_seeds_do_not(killed_and_rerun):
-    """no_lrn/seed-N reads baseline/seed-N's TFRecords (the same files, linked), and the
-    two seeds' records differ (the builder's shard assignment follows the seed)."""
+    """no_lrn/seed-N reads baseline/seed-N's TFRecords (the same files, linked); seed 1
+    does not take seed 0's (the seed is part of the data settings)."""
     workdir, _, _, _, out = killed_and_rerun
 
     def files(run):
@@ -128,33 +128,54 @@ def test_runs_of_one_seed_share_its_data_and_seeds_do_not(killed_and_rerun):
         assert shared == built, seed  # every file, as a hard link
     assert not set(files("baseline/seed-0").values()) & set(files("baseline/seed-1").values())
     assert not list(workdir.rglob("*.sharing"))
-    assert "  data: baseline/seed-1's data folder (same seed and data settings), linked" in out
+    assert ("  data: baseline/seed-1's data folder (same data settings and seed), hard links"
+            in out)
 
 
-def test_share_data_copies_where_it_cannot_link_and_needs_a_finished_run(tmp_path, monkeypatch):
-    def run(variant, seed=0, data_train="/imgs"):
+def test_share_data_needs_a_finished_run_with_the_same_settings_and_copies_if_it_must(
+        tmp_path, monkeypatch):
+    def run(variant, seed=0, train="/imgs"):
         return S.Run(variant, seed, str(tmp_path / variant / f"seed-{seed}"), 1, "tiny.py",
-                     {"data.train": data_train, "model.lrn": variant != "b"}, [])
+                     {"data.train": train, "model.lrn": variant == "a"}, [])
 
-    a, b, other_data, other_seed = run("a"), run("b"), run("c", data_train="/x"), run("d", 1)
+    def finish(r):
+        config = S.resolve_config(r.base, {}, r.overrides, r.seed).to_dict()
+        S.write_json(os.path.join(r.directory, "config.json"), json.loads(json.dumps(config)))
+        S.write_json(os.path.join(r.directory, "history.json"), [{"epoch": 0}])
+        S.write_json(os.path.join(r.directory, "study_run.json"),
+                     {"attempts": [{"exit_code": 0}]})
+        open(os.path.join(r.directory, "model.keras"), "w").close()
+
+    a, b, other_data, other_seed = run("a"), run("b"), run("c", train="/x"), run("d", 1)
     os.makedirs(os.path.join(a.directory, "data", "sub"))
-    for name in ("train-00000-of-00001", os.path.join("sub", "f")):
+    for name in ("train-00000-of-00001", os.path.join("sub", "f"), "plan.json.tmp"):
         with open(os.path.join(a.directory, "data", name), "w") as f:
             f.write(name)
     runs = [a, b, other_data, other_seed]
     assert S.share_data(b, runs) is None  # a has not finished
-    S.write_json(os.path.join(a.directory, "history.json"), [{"epoch": 0}])
-    S.write_json(os.path.join(a.directory, "study_run.json"), {"attempts": [{"exit_code": 0}]})
-    open(os.path.join(a.directory, "model.keras"), "w").close()
+    finish(a)
     assert S.share_data(other_data, runs) is None and S.share_data(other_seed, runs) is None
 
-    def no_links(source, destination):
-        raise OSError(18, "Invalid cross-device link")
-    monkeypatch.setattr(S.os, "link", no_links)
-    assert S.share_data(b, runs) == "a/seed-0"
+    def failing(code, text):
+        def fail(*args):
+            raise OSError(code, text)
+        return fail
+
+    monkeypatch.setattr(S.shutil, "copy2", failing(28, "No space left on device"))
+    monkeypatch.setattr(S.os, "link", failing(18, "Invalid cross-device link"))
+    message = S.share_data(b, runs)
+    assert message.startswith("cannot share a/seed-0's data folder (") and \
+        message.endswith("); building its own")
+    assert os.listdir(b.directory) == []  # no data/, no data.sharing/
+
+    monkeypatch.undo()
+    monkeypatch.setattr(S.os, "link", failing(18, "Invalid cross-device link"))
+    assert S.share_data(b, runs) == ("a/seed-0's data folder (same data settings and seed), "
+                                     "copied (2 files)")
     copied = os.path.join(b.directory, "data", "sub", "f")
     assert open(copied).read() == os.path.join("sub", "f")
     assert os.stat(copied).st_ino != os.stat(os.path.join(a.directory, "data", "sub", "f")).st_ino
+    assert not os.path.exists(os.path.join(b.directory, "data", "plan.json.tmp"))
     assert S.share_data(b, runs) is None  # it has its data folder now
 
 
