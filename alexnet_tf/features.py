@@ -63,8 +63,9 @@ def lrn_denominators(model, dataset, max_images=None, samples_per_image=2_000, s
     many were measured, at most `max_images`), `activations` (how many non-zero ones)
     and, of `d / k ** beta` over them, the exact `max` and `above_1pct` (the share above
     1.01) and the `median`, `p99` and `p999` (99th and 99.9th percentiles) of a sample:
-    `samples_per_image` positions drawn with `seed` in every image, the non-zero ones
-    kept, so that every activation is equally likely to be in it."""
+    `samples_per_image` positions (pixel x channel) drawn with `seed` for each batch and
+    taken from each of its images, the non-zero ones kept, so that every activation is
+    equally likely to be in it however the batches are cut."""
     layers = lrn_layers(model)
     if not layers:
         raise ValueError("the network has no response-normalization layer (trained with "

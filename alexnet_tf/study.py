@@ -416,8 +416,8 @@ def share_data(run, runs):
     destination = os.path.join(run.directory, "data")
     if os.path.exists(destination):
         return None
-    wanted = data_settings(json.loads(json.dumps(
-        resolve_config(run.base, {}, run.overrides, run.seed).to_dict())))
+    wanted = data_settings(_jsonable(
+        resolve_config(run.base, {}, run.overrides, run.seed).to_dict()))
     for other in runs:
         source = os.path.join(other.directory, "data")
         if (other is run or not os.path.isdir(source)
