@@ -22,6 +22,8 @@ def alexnet(
     pool_size=3, pool_stride=2,           # Sec. 3.4: overlapping pooling, z=3, s=2
     dropout=0.5,                          # Sec. 4.2: dropout in fc6 and fc7
     initializer="paper",                  # Sec. 5: N(0, 0.01) weights, biases 1 or 0
+    init_std=0.01,                        # Sec. 5: the weights' standard deviation
+    init_bias=1.0,                        # Sec. 5: the "1" of conv2/4/5 and fc6/7 biases
     conv1_init_std=None,                  # None: as `initializer` (see below)
     input_downsample=1,                   # not in the paper: cheaper studies (see below)
     name="alexnet",
@@ -93,6 +95,13 @@ def alexnet(
             scale the pixels too (`PaperAugmentation(scale=1/64)`, config
             `augment.input_scale`). Scaling conv1's weights instead would give the same
             forward pass but a 64^2 times larger effective learning rate in conv1.
+        init_std: with `initializer="paper"`, the standard deviation of the N(0, std)
+            weights: one number for every layer (the paper's 0.01), or 8, for conv1..conv5
+            and fc6..fc8 in that order (cuda-convnet2's ImageNet files use 0.03 in
+            conv3..conv5: `configs/studies/recipe.py`). Not in the paper unless 0.01.
+        init_bias: with `initializer="paper"`, the constant bias of conv2, conv4, conv5,
+            fc6 and fc7 (the paper's 1; Caffe's `bvlc_alexnet` uses 0.1). Not in the
+            paper unless 1.
         name: model name.
 
     Returns:
@@ -103,12 +112,19 @@ def alexnet(
         raise ValueError(f"alexnet: `towers` must be 1 or 2, got {towers!r}.")
     if activation not in ("relu", "tanh"):
         raise ValueError(f"alexnet: `activation` must be 'relu' or 'tanh', got {activation!r}.")
+    stds = (init_std,) * 8 if isinstance(init_std, (int, float)) else tuple(init_std)
+    if len(stds) != 8 or not all(isinstance(v, (int, float)) and v > 0 for v in stds):
+        raise ValueError(f"alexnet: `init_std` must be a positive number or 8 of them "
+                         f"(conv1..conv5, fc6..fc8), got {init_std!r}.")
+    layer_std = dict(zip(("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"),
+                         stds))
     if initializer == "paper":
-        def init(bias_one):  # Sec. 5
-            return dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01),
-                        bias_initializer="ones" if bias_one else "zeros")
+        def init(layer, bias_one):  # Sec. 5
+            return dict(kernel_initializer=keras.initializers.RandomNormal(
+                0.0, layer_std[layer]),
+                bias_initializer=keras.initializers.Constant(init_bias if bias_one else 0.0))
     elif initializer == "he":
-        def init(bias_one):
+        def init(layer, bias_one):
             return dict(kernel_initializer="he_normal", bias_initializer="zeros")
     else:
         raise ValueError(f"alexnet: `initializer` must be 'paper' or 'he', got {initializer!r}.")
@@ -133,7 +149,7 @@ def alexnet(
     x = images
     if input_downsample != 1:
         x = keras.layers.AveragePooling2D(input_downsample, name="downsample")(x)
-    conv1_init = init(False)
+    conv1_init = init("conv1", False)
     if conv1_init_std is not None:
         conv1_init["kernel_initializer"] = keras.initializers.RandomNormal(0.0, conv1_init_std)
     x = TowerConv2D(filters[0], 11, strides=4, padding=conv1_padding, connected=True,
@@ -142,23 +158,23 @@ def alexnet(
         x = lrn_layer("lrn1")(x)
     x = pool("pool1")(x)
     x = TowerConv2D(filters[1], 5, padding="same", activation=activation,
-                    name="conv2", **init(True), **split)(x)
+                    name="conv2", **init("conv2", True), **split)(x)
     if lrn:
         x = lrn_layer("lrn2")(x)
     x = pool("pool2")(x)
     x = TowerConv2D(filters[2], 3, padding="same", connected=True, activation=activation,
-                    name="conv3", **init(False), **split)(x)
+                    name="conv3", **init("conv3", False), **split)(x)
     x = TowerConv2D(filters[3], 3, padding="same", activation=activation,
-                    name="conv4", **init(True), **split)(x)
+                    name="conv4", **init("conv4", True), **split)(x)
     x = TowerConv2D(filters[4], 3, padding="same", activation=activation,
-                    name="conv5", **init(True), **split)(x)
+                    name="conv5", **init("conv5", True), **split)(x)
     x = pool("pool5")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(fc_units, activation=activation, name="fc6", **init(True))(x)
+    x = keras.layers.Dense(fc_units, activation=activation, name="fc6", **init("fc6", True))(x)
     x = keras.layers.Dropout(dropout, name="dropout6")(x)
-    x = keras.layers.Dense(fc_units, activation=activation, name="fc7", **init(True))(x)
+    x = keras.layers.Dense(fc_units, activation=activation, name="fc7", **init("fc7", True))(x)
     x = keras.layers.Dropout(dropout, name="dropout7")(x)
-    logits = keras.layers.Dense(num_classes, name="fc8", **init(False))(x)
+    logits = keras.layers.Dense(num_classes, name="fc8", **init("fc8", False))(x)
     return keras.Model(images, logits, name=name)
 
 

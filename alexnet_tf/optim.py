@@ -59,22 +59,41 @@ class LearningRateSchedule(keras.callbacks.Callback):
     validation top-1 error stops improving
     (Sec. 5: "when the validation error rate stopped improving with the current learning
     rate"), after `patience` epochs without improvement; or, with `boundaries`, at fixed
-    epochs. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau.
+    epochs. With `warmup_steps` (not in the paper), the rate ramps up linearly over the
+    first steps. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau.
     The plateau schedule raises `ValueError` at the end of an epoch whose logs lack
     `monitor` (e.g. no validation data), rather than never reducing the rate."""
 
     def __init__(self, base_lr, factor=0.1, patience=5, min_delta=0.0, max_reductions=None,
-                 boundaries=None, monitor="val_top1_error"):
+                 boundaries=None, monitor="val_top1_error", warmup_steps=0):
         super().__init__()
         self.base_lr, self.factor, self.patience = base_lr, factor, patience
         self.min_delta, self.max_reductions, self.monitor = min_delta, max_reductions, monitor
         self.boundaries = sorted(boundaries) if boundaries else None
+        self.warmup_steps = int(warmup_steps)
         self.state = {"best": None, "wait": 0, "reductions": 0}
 
+    def scheduled_lr(self, epoch):
+        """The rate of `epoch` before any warm-up: the base rate times `factor` once per
+        boundary passed (step schedule) or per reduction made (plateau)."""
+        if self.boundaries is not None:
+            return self.base_lr * self.factor ** sum(epoch >= b for b in self.boundaries)
+        return self.base_lr * self.factor ** self.state["reductions"]
+
     def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
         if self.boundaries is not None:  # step schedule
-            passed = sum(epoch >= b for b in self.boundaries)
-            _set_lr(self.model.optimizer, self.base_lr * self.factor ** passed)
+            _set_lr(self.model.optimizer, self.scheduled_lr(epoch))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Warm-up (not in the paper): the rate of step t (0-based) is the scheduled rate
+        # times (t + 1) / warmup_steps until t = warmup_steps, a function of the step alone,
+        # so a resumed run takes the same rates. Read from the optimizer only in warm-up.
+        if self.warmup_steps and not getattr(self, "warm", False):
+            step = int(self.model.optimizer.iterations.numpy())
+            self.warm = step >= self.warmup_steps
+            _set_lr(self.model.optimizer, self.scheduled_lr(self.epoch)
+                    * min(1.0, (step + 1) / self.warmup_steps))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -93,8 +112,8 @@ class LearningRateSchedule(keras.callbacks.Callback):
         s["wait"] += 1
         if s["wait"] >= self.patience and (self.max_reductions is None
                                            or s["reductions"] < self.max_reductions):
-            new_lr = logs["learning_rate"] * self.factor
-            _set_lr(self.model.optimizer, new_lr)
             s["wait"], s["reductions"] = 0, s["reductions"] + 1
+            new_lr = self.scheduled_lr(epoch)
+            _set_lr(self.model.optimizer, new_lr)
             print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for "
                   f"{self.patience} epochs; learning rate -> {new_lr:.3g}")

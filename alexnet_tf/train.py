@@ -30,7 +30,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from alexnet_tf import checkpoint, data, distribute
+from alexnet_tf import checkpoint, data, distribute, probe
 from alexnet_tf.augment import PaperAugmentation
 from alexnet_tf.build import count_examples
 from alexnet_tf.classifier import Classifier
@@ -140,7 +140,11 @@ def training_model(config, devices=None):
                          "(tools/compute_stats.py)")
     mean = stats["mean_image"] if a.per_pixel_mean else stats["mean_rgb"]
     if config.net == "alexnet":
-        net = alexnet(devices=devices, **config.model)
+        # config.model.lrn_alpha is in the paper's units (0..255 pixels minus the mean).
+        # LRN is not scale-invariant: LRN(s a; alpha / s**2) = s LRN(a; alpha), so at inputs
+        # scaled by s the layer acts as the paper's only with alpha / s**2 (tested).
+        net = alexnet(devices=devices, **{**config.model.to_dict(),
+                                          "lrn_alpha": net_lrn_alpha(config)})
     elif config.net == "fig1":  # the small net of the paper's Fig. 1 (no towers)
         net = fig1_net(**config.model)
     else:
@@ -151,6 +155,12 @@ def training_model(config, devices=None):
                                    flip=a.enabled, random_crop=a.enabled, scale=a.input_scale,
                                    seed=config.seed, dtype="float32", name="augment")
     return Classifier(net, preprocess, name="classifier")
+
+
+def net_lrn_alpha(config):
+    """The alpha the net's LRN layers get: config.model.lrn_alpha (the paper's units) over
+    the square of config.augment.input_scale."""
+    return config.model.lrn_alpha / config.augment.input_scale ** 2
 
 
 def compile_model(model, config, jit_compile):
@@ -353,6 +363,8 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
             raise ValueError(f"{latest} is at step {step} of epoch {epoch + 1}, but an epoch "
                              f"now has {steps} steps: resume with the data and "
                              f"config.steps_per_epoch the run started with")
+    if chief and not restored:  # conv1's start, for its distance from it (probe, report)
+        probe.save_conv1_init(model, out_dir)
     if cluster:  # every worker must go on from the same state
         distribute.check_same_state(strategy, cluster, epoch, step, checkpoints.variables())
     if chief:
@@ -361,7 +373,8 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
     schedule = LearningRateSchedule(
         o.learning_rate, factor=o.lr_factor, patience=o.plateau_patience,
         max_reductions=o.max_reductions,
-        boundaries=list(o.step_epochs) if o.schedule == "step" else None)
+        boundaries=list(o.step_epochs) if o.schedule == "step" else None,
+        warmup_steps=round(o.warmup_epochs * steps))
     if schedule_state:
         schedule.state = schedule_state
     nan_guard = StopOnNaN()
@@ -369,10 +382,16 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
     tensorboard = tensorboard_callbacks(log_dir, config) if chief else []
 
     dropped = [DroppedRecords(*d.dropped)] if d.dropped else []
+    probing = []
+    if config.probe_every_steps and chief:
+        probe_images, probe_labels = next(iter(d.validation))
+        probing = [probe.LayerProbe(probe_images, probe_labels, config.probe_every_steps,
+                                    out_dir, epoch * steps + step)]
 
     def callbacks(first_step):
         cbs = [schedule, Throughput(config.batch_size), EpochTime(), nan_guard, *dropped,
-               HistoryWriter(history, history_path if chief else None), *tensorboard]
+               HistoryWriter(history, history_path if chief else None), *tensorboard,
+               *probing]
         return cbs + [Checkpointer(checkpoints, schedule, nan_guard,
                                    config.checkpoint_every_steps, steps, first_step)]
 

@@ -39,8 +39,11 @@ def get_config():
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
         num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
         dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096,
-        lrn_alpha=1e-4,                # Sec. 3.3, for 0..255 pixels minus the mean (inputs
-                                       # scaled by s: see configs/studies/ablations.py)
+        init_std=(0.01,) * 8,          # Sec. 5 ("paper" initializer): conv1..conv5, fc6..fc8
+        init_bias=1.0,                 # Sec. 5: conv2/4/5, fc6/7 biases ("paper" initializer)
+        lrn_alpha=1e-4,                # Sec. 3.3, in the paper's units (0..255 pixels minus
+                                       # the mean): the net gets lrn_alpha / input_scale**2,
+                                       # so LRN acts alike at any augment.input_scale
         input_downsample=1,            # 1: the paper (2: configs/studies/ablations.py)
         conv1_init_std=None))          # None: as initializer (0.01: configs/demo.py)
 
@@ -55,7 +58,8 @@ def get_config():
         lr_factor=0.1,
         plateau_patience=5,            # the paper does not say how long it waited
         max_reductions=3,              # Sec. 5: "reduced three times prior to termination"
-        step_epochs=(30, 60, 80)))     # with schedule="step"
+        step_epochs=(30, 60, 80),      # with schedule="step"
+        warmup_epochs=0.0))            # not in the paper: lr ramps up linearly over these
 
     c.augment = ml_collections.ConfigDict(dict(   # alexnet_tf.augment.PaperAugmentation
         enabled=True,                  # Sec. 4.1: random crops, flips, PCA lighting
@@ -76,5 +80,8 @@ def get_config():
     c.checkpoint_every_steps = 1000    # plus one at the end of every epoch
     c.histogram_freq = 1               # weight histograms every N epochs (0: none)
     c.log_every_steps = 100            # TensorBoard's step/ scalars every N steps (0: none)
+    # Every N steps, per-layer activation and gradient scales, dead ReLUs and conv1's
+    # distance from its start on one fixed validation batch, into WORKDIR/probe.json (0: off).
+    c.probe_every_steps = 0
     c.verbose = 1                      # Keras progress: 1 bar, 2 one line per epoch
     return c
