@@ -240,14 +240,18 @@ class ModelGraph(keras.callbacks.Callback):
             self.writer.flush()
 
 
-def flat_config(config, prefix=""):
+def flat_config(config, prefix="", keep_none=False):
     """A ConfigDict (or dict) as {"group.field": value} with values HParams accepts
-    (bool, int, float, str; tuples as strings); unset placeholders (None) left out."""
+    (bool, int, float, str; tuples and lists as strings); unset placeholders (None) left
+    out, unless `keep_none`."""
     flat = {}
     for key, value in config.items():
         if hasattr(value, "items"):
-            flat.update(flat_config(value, f"{prefix}{key}."))
-        elif value is not None:
+            flat.update(flat_config(value, f"{prefix}{key}.", keep_none))
+        elif value is None:
+            if keep_none:
+                flat[prefix + key] = None
+        else:
             flat[prefix + key] = value if isinstance(value, (bool, int, float, str)) \
                 else str(value)
     return flat

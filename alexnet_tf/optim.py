@@ -60,18 +60,21 @@ class LearningRateSchedule(keras.callbacks.Callback):
     (Sec. 5: "when the validation error rate stopped improving with the current learning
     rate"), after `patience` epochs without improvement; or, with `boundaries`, at fixed
     epochs. With `warmup_steps` (not in the paper), the rate ramps up linearly over the
-    first steps. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau.
+    first steps. With `window` > 1 (not in the paper, which does not say how it judged
+    "stopped improving"), the plateau rule watches the mean of the last `window` epochs'
+    validation error instead of the last one's, so that validation noise cannot trip it:
+    a cut needs `patience` epochs in which that mean did not beat its best by `min_delta`. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau.
     The plateau schedule raises `ValueError` at the end of an epoch whose logs lack
     `monitor` (e.g. no validation data), rather than never reducing the rate."""
 
     def __init__(self, base_lr, factor=0.1, patience=5, min_delta=0.0, max_reductions=None,
-                 boundaries=None, monitor="val_top1_error", warmup_steps=0):
+                 boundaries=None, monitor="val_top1_error", warmup_steps=0, window=1):
         super().__init__()
         self.base_lr, self.factor, self.patience = base_lr, factor, patience
         self.min_delta, self.max_reductions, self.monitor = min_delta, max_reductions, monitor
         self.boundaries = sorted(boundaries) if boundaries else None
-        self.warmup_steps = int(warmup_steps)
-        self.state = {"best": None, "wait": 0, "reductions": 0}
+        self.warmup_steps, self.window = int(warmup_steps), int(window)
+        self.state = {"best": None, "wait": 0, "reductions": 0, "recent": []}
 
     def scheduled_lr(self, epoch):
         """The rate of `epoch` before any warm-up: the base rate times `factor` once per
@@ -105,7 +108,11 @@ class LearningRateSchedule(keras.callbacks.Callback):
                 f"LearningRateSchedule: the plateau schedule monitors {self.monitor!r}, which "
                 f"is not in the epoch's logs (keys: {', '.join(sorted(logs)) or 'none'}); "
                 f"it needs validation data and a metric of that name")
-        value, s = float(logs[self.monitor]), self.state
+        s = self.state
+        # The mean of the last `window` epochs (fewer at the start): one lucky epoch moves
+        # it by 1/window of its luck, so it cannot set a best that the next epochs miss.
+        s["recent"] = (s.get("recent", []) + [float(logs[self.monitor])])[-self.window:]
+        value = sum(s["recent"]) / len(s["recent"])
         if s["best"] is None or value < s["best"] - self.min_delta:
             s["best"], s["wait"] = value, 0
             return

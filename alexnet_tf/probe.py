@@ -82,7 +82,7 @@ def _rms(x):
 class LayerProbe(keras.callbacks.Callback):
     """Measures the model (a `Classifier`) on `images`, `labels` (one batch) at step 0 and
     every `every` steps, rewriting `workdir/probe.json` after each measurement (see the
-    module docstring). On a resumed run the records at or after the restored step are
+    module docstring). On a resumed run the records after the restored step are
     dropped first, so the file matches an uninterrupted run's step for step."""
 
     def __init__(self, images, labels, every, workdir, first_step):
@@ -90,7 +90,7 @@ class LayerProbe(keras.callbacks.Callback):
         self.images, self.labels, self.every = images, labels, int(every)
         self.path = os.path.join(workdir, PROBE)
         self.init = load_conv1_init(workdir)
-        self.records = [r for r in read_json(self.path, []) if r["step"] < first_step]
+        self.records = [r for r in read_json(self.path, []) if r["step"] <= first_step]
         self.first_step = first_step
 
     def on_train_begin(self, logs=None):

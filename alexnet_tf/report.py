@@ -287,13 +287,25 @@ def evaluate_run(directory, data_path, data_dir=None):
     if cached and cached["key"] == key:
         return cached["results"]
     from alexnet_tf.evaluate import evaluate_paths  # TensorFlow: only when evaluating
-    results = {}
+    results = {"conv1_init_corr": conv1_init_correlation(directory)}
     for crops, ten_crop in (("centre", False), ("10-crop", True)):
         result = evaluate_paths([model], data_path, ten_crop=ten_crop, data_dir=data_dir)
         # top5_error, or top<k>_error with fewer than 5 classes
         results[crops] = {k: float(v) for k, v in result.items() if k.startswith("top")}
     write_json(path, {"key": key, "results": results})
     return results
+
+
+def conv1_init_correlation(directory):
+    """The correlation of a finished run's conv1 kernel (model.keras) with its kernel at
+    step 0 (`conv1_init.npy`, `alexnet_tf.probe`): near 1, conv1 has hardly left its random
+    start (as in the He + inputs / 64 runs); None for a run that has no initial kernel."""
+    from alexnet_tf import classifier, probe  # TensorFlow: only when evaluating
+    init = probe.load_conv1_init(directory)
+    if init is None:
+        return None
+    model = classifier.load(os.path.join(directory, "model.keras"))
+    return probe.correlation(probe.conv1_kernel(model), init)
 
 
 def kernels_figure(directory, path):
@@ -499,16 +511,123 @@ def _differences_table(spec, diffs):
     return lines + [""]
 
 
+def probe_summaries(spec, workdir):
+    """{variant: {seed: summary}} of the finished and unfinished runs that have a probe.json
+    (`alexnet_tf.probe`): `plateau` (the first probed step with loss below ln C - 0.2, None
+    if none), `steps` (the last probed step), and, from the first record (step 0) and the
+    last, `start` and `end`: {layer: {act_rms, grad_rms, update_ratio, dead, divisor,
+    init_corr}} as recorded."""
+    from alexnet_tf import probe  # TensorFlow: only for studies that probe
+    out = {}
+    for variant in spec["variants"]:
+        for seed in spec["seeds"]:
+            directory = S.run_directory(workdir, variant, seed)
+            records = read_json(os.path.join(directory, probe.PROBE))
+            if not records:
+                continue
+            config = read_json(os.path.join(directory, "config.json"), {})
+            classes = config.get("model", {}).get("num_classes", 1000)
+            out.setdefault(variant, {})[seed] = {
+                "plateau": probe.plateau_steps(records, classes), "steps": records[-1]["step"],
+                "start": records[0]["layers"], "end": records[-1]["layers"],
+                "records": records}
+    return out
+
+
+def probe_figure(probes, path):
+    """probe.png: from each run's probe.json, against the training step: the fixed
+    batch's loss, conv1's correlation with its start, lrn1's median divisor / k**beta, and
+    conv1's and fc7's update ratio (log scale). One colour per variant, one line per seed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = [("loss", lambda r: r["loss"], "loss on the probe batch", False),
+              ("conv1 init_corr", lambda r: r["layers"]["conv1"].get("init_corr"),
+               "conv1: correlation with its start", False),
+              ("lrn1 divisor", lambda r: r["layers"].get("lrn1", {}).get("divisor"),
+               "lrn1: median divisor / k**beta", False),
+              ("conv1 update", lambda r: r["layers"]["conv1"].get("update_ratio"),
+               "conv1: lr x |grad| / |w|", True),
+              ("fc7 update", lambda r: r["layers"].get("fc7", {}).get("update_ratio"),
+               "fc7: lr x |grad| / |w|", True)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (_, get, title, log) in zip(axes, panels):
+        for i, (variant, runs) in enumerate(probes.items()):
+            for j, (seed, p) in enumerate(runs.items()):
+                points = [(r["step"], get(r)) for r in p["records"] if get(r) is not None]
+                if points:
+                    ax.plot(*zip(*points), color=colors[i % len(colors)],
+                            linestyle=("-", "--", ":")[j % 3], linewidth=1,
+                            label=f"{variant}, seed {seed}")
+        ax.set(title=title, xlabel="step")
+        if log:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False,
+               fontsize=8)
+    fig.tight_layout(rect=(0, 0.05 * -(-len(labels) // 5), 1, 1))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _g(x, digits=2):
+    return "–" if x is None else f"{x:.{digits}g}"
+
+
+def _probe_section(probes):
+    layers = [name for name in ("conv1", "lrn1", "conv2", "lrn2", "conv3", "conv4", "conv5",
+                                "fc6", "fc7", "fc8")
+              if any(name in p["start"] for runs in probes.values() for p in runs.values())]
+    lines = ["![probes](probe.png)", "",
+             "From each run's probe.json (`alexnet_tf.probe`: one fixed batch of validation "
+             "images, centre crop, dropout off, measured every `probe_every_steps` steps). "
+             "Plateau: the first probed step whose loss is below ln C - 0.2 (\"not left\" if "
+             "none, with the last probed step). At the end: conv1's correlation with its "
+             "start (1: never moved), lrn1's and lrn2's median divisor / k**beta over the "
+             "non-zero activations (1: a constant factor), and the largest share of dead "
+             "ReLU units (0 for every image of the batch) of any layer.", "",
+             "| variant | seed | plateau (steps) | conv1 vs start | lrn1 divisor | "
+             "lrn2 divisor | dead units (layer) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for variant, runs in probes.items():
+        for seed, p in runs.items():
+            end = p["end"]
+            dead = max(((v.get("dead", 0.0), k) for k, v in end.items()), default=(0, "–"))
+            plateau = (str(p["plateau"]) if p["plateau"] is not None
+                       else f"not left in {p['steps']}")
+            lines.append(f"| {variant} | {seed} | {plateau} | "
+                         f"{_g(end['conv1'].get('init_corr'), 3)} | "
+                         f"{_g(end.get('lrn1', {}).get('divisor'), 3)} | "
+                         f"{_g(end.get('lrn2', {}).get('divisor'), 3)} | "
+                         f"{100 * dead[0]:.0f} % ({dead[1]}) |")
+    lines += ["", "At step 0 (the initialization), first seed of each variant: the root mean "
+                  "square of each layer's output (after its nonlinearity) and of the loss's "
+                  "gradient with respect to its kernel.", "",
+              "| variant | quantity | " + " | ".join(layers) + " |",
+              "| --- | --- |" + " --- |" * len(layers)]
+    for variant, runs in probes.items():
+        start = next(iter(runs.values()))["start"]
+        for key, label in (("act_rms", "output rms"), ("grad_rms", "kernel gradient rms")):
+            lines.append(f"| {variant} | {label} | " + " | ".join(
+                _g(start.get(name, {}).get(key)) for name in layers) + " |")
+    return lines + [""]
+
+
 def _evaluation_table(evaluation):
     first = next(r for runs in evaluation.values() for r in runs.values())
     k = next(k for k in first["centre"] if k != "top1_error")  # top5, or top<k> below 5 classes
     top_k = k.replace("_error", "").replace("top", "top-")
-    lines = ["Each finished run's model.keras on its validation data; mean over seeds.", "",
+    lines = ["Each finished run's model.keras on its validation data; mean over seeds. "
+             "conv1 vs start: the correlation of its conv1 kernel with the kernel it "
+             "started from (conv1_init.npy; 1: never moved; – for runs made before it was "
+             "saved), per seed.", "",
              f"| variant | seeds | centre top-1 | centre {top_k} | 10-crop top-1 | "
-             f"10-crop {top_k} |", "| --- | --- | --- | --- | --- | --- |"]
+             f"10-crop {top_k} | conv1 vs start |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for variant, runs in evaluation.items():
         cells = [_pct(_mean([r[crops][key] for r in runs.values()]))
                  for crops in ("centre", "10-crop") for key in ("top1_error", k)]
+        cells.append(", ".join(_g(r.get("conv1_init_corr"), 3) for r in runs.values()))
         lines.append(f"| {variant} | {len(runs)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -544,6 +663,9 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
                 kernels_figure(S.run_directory(workdir, variant, seed),
                                os.path.join(workdir, kernels[variant][1]))
 
+    probes = probe_summaries(spec, workdir)
+    if probes:
+        probe_figure(probes, os.path.join(workdir, "probe.png"))
     curves_figure(spec, results, os.path.join(workdir, "curves.png"))
     if speed is not None:
         fig1_figure(spec, results, os.path.join(workdir, "fig1.png"))
@@ -577,6 +699,8 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
         lines += _variant_table(variant, result, spec, top5)
     if speed is not None:
         lines += ["## Speed-up to the threshold (Fig. 1)", ""] + _speedup_section(spec, speed)
+    if probes:
+        lines += ["## Probes: what the layers do", ""] + _probe_section(probes)
     lines += ["## Differences to the baseline", ""] + _differences_table(spec, diffs)
     if evaluation:
         lines += ["## Centre and 10-crop evaluation", ""] + _evaluation_table(evaluation)
@@ -589,10 +713,11 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
                       ""]
     write_text(os.path.join(workdir, "REPORT.md"), "\n".join(lines) + "\n")
     return {"results": results, "differences": diffs, "speedup": speed,
-            "evaluation": evaluation, "unfinished": unfinished}
+            "evaluation": evaluation, "unfinished": unfinished, "probes": probes}
 
 
-RUN_RESULTS = ("history.json", "config.json", "evaluation.json")  # small, no images
+RUN_RESULTS = ("history.json", "config.json", "evaluation.json", "probe.json",
+               "resources.json")  # small files, no images
 
 
 def _results_files(output_dir):
@@ -613,10 +738,36 @@ def _results_files(output_dir):
     return found
 
 
+def portable(value, workdir):
+    """`value` (JSON) with every absolute path in its strings made machine-independent:
+    a path in `workdir` relative to it ("baseline/seed-0/data/validation-*"); one in this
+    project or beside it (the shared data, say) relative to the project's root
+    ("../shared/data/imagenette2-224/val"); any other, its last component. A string that
+    holds a command (paths among words) has each path rewritten alike."""
+    workdir = os.path.abspath(workdir)
+    root = os.path.dirname(S.CONFIGS)
+
+    def path(p):
+        if p == workdir or p.startswith(workdir + os.sep):
+            return os.path.relpath(p, workdir)
+        rel = os.path.relpath(p, root)
+        return rel if not rel.startswith(os.pardir + os.sep + os.pardir) else \
+            os.path.basename(p)
+
+    if isinstance(value, dict):
+        return {k: portable(v, workdir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, workdir) for v in value]
+    if isinstance(value, str) and os.sep in value:
+        return re.sub(r"(?<![\w.])/[^\s'\"=,]+", lambda m: path(m.group(0)), value)
+    return value
+
+
 def copy_results(workdir, output_dir, log=print):
     """Copies a study's report (REPORT.md, the PNG figures it shows, study.json) and each
     run's small files (`RUN_RESULTS`, those that exist) from `workdir` to `output_dir`, in
-    the same layout, for committing: no checkpoints, models or data. `output_dir` is new or
+    the same layout, for committing: no checkpoints, models or data, and in the JSON files
+    no absolute path (`portable`). `output_dir` is new or
     a previous copy, whose files are replaced (so none of them goes stale); a folder
     holding anything else is refused. Returns the number of files copied."""
     spec = read_json(os.path.join(workdir, "study.json")) if os.path.isdir(workdir) else None
@@ -640,7 +791,11 @@ def copy_results(workdir, output_dir, log=print):
         os.remove(os.path.join(output_dir, name))
     for name in names:
         os.makedirs(os.path.dirname(os.path.join(output_dir, name)), exist_ok=True)
-        shutil.copyfile(os.path.join(workdir, name), os.path.join(output_dir, name))
+        if name.endswith(".json"):  # no absolute path of this machine in what is committed
+            write_json(os.path.join(output_dir, name),
+                       portable(read_json(os.path.join(workdir, name)), workdir))
+        else:
+            shutil.copyfile(os.path.join(workdir, name), os.path.join(output_dir, name))
     for root, dirs, _ in os.walk(output_dir, topdown=False):  # folders of removed runs
         for d in dirs:
             if not os.listdir(os.path.join(root, d)):

@@ -19,9 +19,14 @@ The workdir:
     DIR/classes.txt                its classes (wnid and name), index = line - 1
     DIR/saved_model/               the same as a TF SavedModel
     DIR/history.json               per-epoch metrics
+    DIR/resources.json             wall time and peak memory of the process that
+                                   finished the run (`record_resources`)
+    DIR/conv1_init.npy             conv1's kernel at step 0 (`alexnet_tf.probe`)
+    DIR/probe.json                 with config.probe_every_steps: per-layer scales
     DIR/.run-id                    multi_worker: the id the chief writes at each start
     DIR/.worker-N/                 multi_worker: what worker N (not the chief) writes
 """
+import json
 import math
 import os
 import time
@@ -36,10 +41,10 @@ from alexnet_tf.build import count_examples
 from alexnet_tf.classifier import Classifier
 from alexnet_tf.checkpoint import Checkpointer, Checkpoints, load_history
 from alexnet_tf.export import save_run
-from alexnet_tf.files import write_json
+from alexnet_tf.files import read_json, write_json
 from alexnet_tf.inputs import make_data
 from alexnet_tf.model import alexnet, fig1_net
-from alexnet_tf.monitor import EpochTime, global_step, tensorboard_callbacks
+from alexnet_tf.monitor import EpochTime, flat_config, global_step, tensorboard_callbacks
 from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
 from alexnet_tf.stats import load_stats
 
@@ -157,6 +162,31 @@ def training_model(config, devices=None):
     return Classifier(net, preprocess, name="classifier")
 
 
+# What a resumed run may change: how long it runs, what it logs and how often, and where
+# its data is (the same data may move or be named another way, e.g. a tfds folder or its
+# name; data of another size is refused by the steps-per-epoch check).
+RESUME_MAY_CHANGE = ("epochs", "verbose", "log_every_steps", "histogram_freq",
+                     "checkpoint_every_steps", "probe_every_steps", "peer_timeout",
+                     "data.train", "data.validation", "data.data_dir")
+
+
+def check_resume_config(saved, config):
+    """Raises `ValueError` in one line naming every field (but `RESUME_MAY_CHANGE`) whose
+    value in `config` differs from the run's saved config.json (`saved`, a dict; None: no
+    check). Fields that only one of them has (a field added to the configs since the run
+    started) are not compared."""
+    if saved is None:
+        return
+    old, new = (flat_config(json.loads(json.dumps(c)), keep_none=True)
+                for c in (saved, config.to_dict()))
+    changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
+               if old[k] != new[k] and k not in RESUME_MAY_CHANGE]
+    if changed:
+        raise ValueError(f"the workdir's run started with another config ({'; '.join(changed)}):"
+                         f" resume it with the config it started with (only "
+                         f"{', '.join(RESUME_MAY_CHANGE)} may change), or give a new --workdir")
+
+
 def net_lrn_alpha(config):
     """The alpha the net's LRN layers get: config.model.lrn_alpha (the paper's units) over
     the square of config.augment.input_scale."""
@@ -267,6 +297,7 @@ def train(config, workdir, on_lost=None):
     calls `on_lost(WorkerLost)`, which must end the process (default:
     `distribute.exit_lost`, one line and exit status 1).
     """
+    started = time.monotonic()
     o = config.optimizer
     if o.schedule not in ("plateau", "step"):
         raise ValueError(f"config.optimizer.schedule must be 'plateau' or 'step', got "
@@ -279,7 +310,7 @@ def train(config, workdir, on_lost=None):
     if config.strategy != "multi_worker":
         strategy, devices = distribute.get_strategy(config.strategy)
         os.makedirs(workdir, exist_ok=True)
-        return _train(config, workdir, strategy, devices, path, None, workdir, None)
+        return _train(config, workdir, strategy, devices, path, None, workdir, None, started)
     cluster = distribute.Cluster.from_env()
     strategy = distribute.multi_worker_strategy(
         cluster, config.get("peer_timeout", distribute.PEER_TIMEOUT))
@@ -300,7 +331,7 @@ def train(config, workdir, on_lost=None):
     with distribute.report_lost_workers(cluster, resume_from), distribute.PeerWatch(
             cluster, on_lost or distribute.exit_lost, resume_from) as watch:
         distribute.check_same_run(strategy, cluster, workdir, config.to_dict())
-        return _train(config, workdir, strategy, None, path, cluster, out_dir, watch)
+        return _train(config, workdir, strategy, None, path, cluster, out_dir, watch, started)
 
 
 def _resume_point(directory):
@@ -317,7 +348,7 @@ def _quiet(*args, **kwargs):
     """`print` on a worker other than the chief, which prints only errors."""
 
 
-def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
+def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch, started):
     """`train` once the strategy is up: `cluster` is the `distribute.Cluster` under
     multi_worker (else None), `out_dir` where this worker writes (the workdir, or a
     non-chief worker's own folder in it), `watch` its `distribute.PeerWatch`."""
@@ -359,6 +390,7 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
         latest, epoch, step, schedule_state = restored
         history = load_history(os.path.join(workdir, "history.json"), epoch)
         say(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
+        check_resume_config(read_json(os.path.join(workdir, "config.json")), config)
         if step >= steps:
             raise ValueError(f"{latest} is at step {step} of epoch {epoch + 1}, but an epoch "
                              f"now has {steps} steps: resume with the data and "
@@ -372,7 +404,7 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
 
     schedule = LearningRateSchedule(
         o.learning_rate, factor=o.lr_factor, patience=o.plateau_patience,
-        max_reductions=o.max_reductions,
+        min_delta=o.plateau_min_delta, window=o.plateau_window, max_reductions=o.max_reductions,
         boundaries=list(o.step_epochs) if o.schedule == "step" else None,
         warmup_steps=round(o.warmup_epochs * steps))
     if schedule_state:
@@ -476,4 +508,19 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch):
         watch.stop()
     if chief:
         save_run(out_dir, model, d.wnids, d.names)
+        record_resources(out_dir, started, len(history))
     return history
+
+
+def record_resources(workdir, started, epochs):
+    """Appends what the process that finished the run used to `workdir/resources.json`:
+    its wall time from `train`'s start (data generation or TFRecord building, training,
+    validation and the export included; Python's and TensorFlow's imports not), its peak
+    resident memory, and the run's epochs. A process that was interrupted records
+    nothing; a finished run rerun (nothing left to train) adds an entry."""
+    import resource  # POSIX: where there is none, the run records nothing
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    path = os.path.join(workdir, "resources.json")
+    write_json(path, read_json(path, []) + [{
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "peak_memory_gib": round(peak_kib / 2 ** 20, 2), "epochs": epochs}])

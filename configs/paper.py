@@ -45,7 +45,7 @@ def get_config():
                                        # the mean): the net gets lrn_alpha / input_scale**2,
                                        # so LRN acts alike at any augment.input_scale
         input_downsample=1,            # 1: the paper (2: configs/studies/ablations.py)
-        conv1_init_std=None))          # None: as initializer (0.01: configs/demo.py)
+        conv1_init_std=placeholder(float)))  # unset: as initializer (0.01: configs/demo.py)
 
     c.batch_size = 128                 # Sec. 5
     c.epochs = 90                      # Sec. 5: "roughly 90 cycles"
@@ -57,6 +57,8 @@ def get_config():
         schedule="plateau",            # Sec. 5: /10 when validation error stops improving
         lr_factor=0.1,
         plateau_patience=5,            # the paper does not say how long it waited
+        plateau_window=1,              # epochs of validation error averaged (1: the last)
+        plateau_min_delta=0.0,         # an improvement smaller than this does not count
         max_reductions=3,              # Sec. 5: "reduced three times prior to termination"
         step_epochs=(30, 60, 80),      # with schedule="step"
         warmup_epochs=0.0))            # not in the paper: lr ramps up linearly over these

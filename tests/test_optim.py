@@ -1,4 +1,6 @@
 """The paper's optimizer, learning-rate schedule and error metric."""
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -95,3 +97,62 @@ def test_top_k_error():
     assert float(metric.result()) == pytest.approx(0.0)
     metric.update_state([0], np.array([[0.1, 0.5, 0.4]], "float32"))
     assert float(metric.result()) == pytest.approx(0.25)
+
+
+def test_plateau_window_ignores_one_lucky_epoch():
+    """A synthetic validation curve like Study B's: falling fast to 0.32 by epoch 8, then
+    slowly (0.35 points an epoch) to 0.26 at epoch 26, then flat, with noise of +-0.5
+    points and one lucky epoch (11) 4 points below the trend (about 2 standard deviations
+    of Study B's epoch-to-epoch noise). Watching the last epoch alone (window 1,
+    patience 3) cuts the rate three epochs after the lucky one, while the error is still
+    falling; the mean of 5 epochs with patience 5 and a minimum improvement of 0.5
+    points (configs/imagenette.py's rule) does not cut before the fall ends, and cuts on
+    the plateau after it."""
+    rng = np.random.default_rng(0)
+    trend = list(np.linspace(0.8, 0.32, 8)) + list(np.linspace(0.32, 0.26, 18)) + [0.26] * 14
+    errors = [e + rng.uniform(-0.005, 0.005) for e in trend]
+    errors[10] -= 0.04
+    single = run_schedule(LearningRateSchedule(0.01, patience=3), errors)
+    assert single.index(0.001) == 13  # 3 epochs after the lucky one, mid-fall
+    windowed = run_schedule(LearningRateSchedule(0.01, patience=5, window=5, min_delta=0.005),
+                            errors)
+    assert 0.001 in windowed and windowed.index(0.001) >= 26
+
+
+def test_plateau_window_state_resumes():
+    """The window's recent values are part of the schedule's state (saved in the
+    checkpoint as JSON): a schedule given the state of another continues it exactly."""
+    errors = [0.9, 0.7, 0.6, 0.6, 0.61, 0.6, 0.62, 0.6, 0.6, 0.6]
+    whole = LearningRateSchedule(0.01, patience=2, window=3)
+    whole_lrs = run_schedule(whole, errors)
+    first = LearningRateSchedule(0.01, patience=2, window=3)
+    run_schedule(first, errors[:5])
+    second = LearningRateSchedule(0.01, patience=2, window=3)
+    second.state = json.loads(json.dumps(first.state))
+    second.set_model(FakeModel(0.01))
+    second.model.optimizer.learning_rate.assign(first.scheduled_lr(4))
+    lrs = []
+    for epoch, error in enumerate(errors[5:], start=5):
+        second.on_epoch_begin(epoch)
+        second.on_epoch_end(epoch, {"val_top1_error": error})
+        lrs.append(round(float(second.model.optimizer.learning_rate.numpy()), 8))
+    assert lrs == whole_lrs[5:]
+
+
+def test_warmup_ramps_by_step_and_resumes_the_same():
+    """Warm-up over 4 steps: steps 0..3 take 1/4..4/4 of the rate, later steps the
+    scheduled rate; a schedule made afresh at step 2 (a resume) gives the same rates."""
+    def rates(start, n):
+        schedule = LearningRateSchedule(0.01, boundaries=[100], warmup_steps=4)
+        schedule.set_model(FakeModel(0.01))
+        opt = schedule.model.optimizer
+        opt.iterations.assign(start)
+        schedule.on_epoch_begin(0)
+        out = []
+        for batch in range(n):
+            schedule.on_train_batch_begin(batch)
+            out.append(round(float(opt.learning_rate.numpy()), 8))
+            opt.iterations.assign_add(1)
+        return out
+    assert rates(0, 6) == [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01]
+    assert rates(2, 4) == [0.0075, 0.01, 0.01, 0.01]

@@ -251,3 +251,24 @@ def test_mixed_precision_trains(tmp_path):
 def test_per_pixel_mean_without_a_mean_image_is_explained():
     with pytest.raises(ValueError, match="per_pixel_mean needs a stats file with a mean image"):
         T.training_model(tiny_config(**{"augment.per_pixel_mean": True}))  # published stats
+
+
+def test_a_changed_config_is_refused_on_resume(tmp_path):
+    """The run keeps the config it started with: a rerun of the workdir with another
+    learning rate is refused in one line naming the field, before any step, and the
+    saved config.json is left as it was; more epochs (a field that may change) resume."""
+    from configs import tiny
+    from alexnet_tf.train import train
+    config = tiny.get_config()
+    config.epochs = 1
+    train(config, str(tmp_path))
+    saved = (tmp_path / "config.json").read_text()
+    changed = tiny.get_config()
+    changed.epochs, changed.optimizer.learning_rate = 2, 0.5
+    with pytest.raises(ValueError, match=r"^the workdir's run started with another config "
+                                         r"\(optimizer.learning_rate 0.01 -> 0.5\)"):
+        train(changed, str(tmp_path))
+    assert (tmp_path / "config.json").read_text() == saved
+    more = tiny.get_config()
+    more.epochs = 2
+    assert len(train(more, str(tmp_path))) == 2
