@@ -9,8 +9,8 @@ from setuptools import find_packages, setup
 setup(
     name="alexnet_tf",
     version="0.1.0",
-    description=("The AlexNet of Krizhevsky, Sutskever & Hinton (NIPS 2012), exactly, "
-                 "in TensorFlow/Keras 3."),
+    description=("The AlexNet of Krizhevsky, Sutskever & Hinton (NIPS 2012) in "
+                 "TensorFlow/Keras 3."),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["alexnet_tf", "alexnet_tf.*", "configs", "configs.*"]),

@@ -80,7 +80,10 @@ def alexnet(
             `LocalResponseNormalization`.
         lrn_per_tower: normalize each tower's maps on their own (the paper's two-GPU net);
             False normalizes across all maps, as Caffe's `bvlc_alexnet` does.
-        pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping).
+        pool_size, pool_stride: max-pooling window and stride (2, 2 for non-overlapping):
+            one number for pool1, pool2 and pool5, or 3 of them, one per layer (at
+            112-pixel inputs, 2x2 pool5 would give fc6 2,304 inputs against the
+            overlapping 1,024: configs/studies/ablations.py keeps pool5 overlapping).
         dropout: dropout rate after fc6 and fc7 (0 to disable).
         input_downsample: average-pool the input by this factor first (1: the paper).
         conv1_init_std: None, or the standard deviation of conv1's N(0, std) initial
@@ -97,7 +100,7 @@ def alexnet(
             forward pass but a 64^2 times larger effective learning rate in conv1.
         init_std: with `initializer="paper"`, the standard deviation of the N(0, std)
             weights: one number for every layer (the paper's 0.01), or 8, for conv1..conv5
-            and fc6..fc8 in that order (cuda-convnet2's ImageNet files use 0.03 in
+            and fc6..fc8 in that order (configs take the 8: `model.init_std` is a tuple) (cuda-convnet2's ImageNet files use 0.03 in
             conv3..conv5: `configs/studies/recipe.py`). Not in the paper unless 0.01.
         init_bias: with `initializer="paper"`, the constant bias of conv2, conv4, conv5,
             fc6 and fc7 (the paper's 1; Caffe's `bvlc_alexnet` uses 0.1). Not in the
@@ -142,8 +145,16 @@ def alexnet(
             lrn_size, lrn_k, lrn_alpha, lrn_beta, lrn_alpha_over_size, name=layer_name,
             **(split if lrn_per_tower else dict(towers=1, devices=None)))
 
+    def per_pool(value, what):
+        values = (value,) * 3 if isinstance(value, int) else tuple(value)
+        if len(values) != 3 or not all(isinstance(v, int) and v > 0 for v in values):
+            raise ValueError(f"alexnet: `{what}` must be a positive int or 3 of them (pool1, "
+                             f"pool2, pool5), got {value!r}.")
+        return dict(zip(("pool1", "pool2", "pool5"), values))
+    sizes, strides = per_pool(pool_size, "pool_size"), per_pool(pool_stride, "pool_stride")
+
     def pool(layer_name):
-        return keras.layers.MaxPooling2D(pool_size, pool_stride, name=layer_name)
+        return keras.layers.MaxPooling2D(sizes[layer_name], strides[layer_name], name=layer_name)
 
     images = keras.Input((image_size, image_size, 3), name="images")
     x = images

@@ -112,6 +112,8 @@ class LearningRateSchedule(keras.callbacks.Callback):
         # The mean of the last `window` epochs (fewer at the start): one lucky epoch moves
         # it by 1/window of its luck, so it cannot set a best that the next epochs miss.
         s["recent"] = (s.get("recent", []) + [float(logs[self.monitor])])[-self.window:]
+        if self.warmup_steps and not getattr(self, "warm", False):
+            return  # still warming up: the rate has not reached the one being judged
         value = sum(s["recent"]) / len(s["recent"])
         if s["best"] is None or value < s["best"] - self.min_delta:
             s["best"], s["wait"] = value, 0

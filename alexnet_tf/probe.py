@@ -96,7 +96,9 @@ class LayerProbe(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         net = self.model.net
         self.layers = [net.get_layer(n) for n in LAYERS if n in {l.name for l in net.layers}]
-        self.outputs = keras.Model(net.input, [l.output for l in self.layers])
+        # The net's output (the logits) last, whatever layers it has.
+        self.outputs = keras.Model(net.input, [l.output for l in self.layers] + [net.output])
+        self.loss_scale = 2.0 ** 15 if net.dtype_policy.compute_dtype == "float16" else 1.0
         self.lrn_inputs = {l.name: net.get_layer("conv" + l.name[-1]) for l in self.layers
                            if isinstance(l, LocalResponseNormalization)}
         if self.first_step == 0 and not self.records:
@@ -114,13 +116,15 @@ class LayerProbe(keras.callbacks.Callback):
             logits = tf.cast(outs[-1], tf.float32)
             loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
                 self.labels, logits, from_logits=True))
+            scaled = loss * self.loss_scale  # float16: small gradients would flush to 0
         weighted = [l for l in self.layers if hasattr(l, "kernel") or hasattr(l, "kernels")]
         kernels = [self._kernels(l) for l in weighted]
-        grads = tape.gradient(loss, [k for ks in kernels for k in ks])
+        grads = [tf.cast(g, tf.float32) / self.loss_scale
+                 for g in tape.gradient(scaled, [k for ks in kernels for k in ks])]
         lr = float(self.model.optimizer.learning_rate.numpy())
         layers, i = {}, 0
         by_name = dict(zip([l.name for l in self.layers], outs))
-        for layer, out in zip(self.layers, outs):
+        for layer, out in zip(self.layers, outs[:len(self.layers)]):
             stats = {"act_rms": _rms(out)}
             if getattr(layer, "activation", None) is keras.activations.relu:
                 alive = tf.reduce_any(tf.reshape(tf.cast(out, tf.float32) > 0,
@@ -128,8 +132,9 @@ class LayerProbe(keras.callbacks.Callback):
                 stats["dead"] = 1.0 - float(tf.reduce_mean(tf.cast(alive, tf.float32)))
             if isinstance(layer, LocalResponseNormalization):
                 a = tf.cast(by_name[self.lrn_inputs[layer.name].name], tf.float32)
-                d = layer.denominator(a) / layer.k ** layer.beta
-                stats["divisor"] = float(np.median(tf.boolean_mask(d, a > 0).numpy()))
+                d = tf.boolean_mask(layer.denominator(a) / layer.k ** layer.beta, a > 0)
+                # None when every input is 0 (a dead layer): nothing is normalized
+                stats["divisor"] = float(np.median(d.numpy())) if d.shape[0] else None
             layers[layer.name] = stats
         for layer, ks in zip(weighted, kernels):
             g = grads[i:i + len(ks)]

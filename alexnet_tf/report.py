@@ -513,7 +513,7 @@ def _differences_table(spec, diffs):
 
 def probe_summaries(spec, workdir):
     """{variant: {seed: summary}} of the finished and unfinished runs that have a probe.json
-    (`alexnet_tf.probe`): `plateau` (the first probed step with loss below ln C - 0.2, None
+    from step 0 on (`alexnet_tf.probe`): `plateau` (the first probed step with loss below ln C - 0.2, None
     if none), `steps` (the last probed step), and, from the first record (step 0) and the
     last, `start` and `end`: {layer: {act_rms, grad_rms, update_ratio, dead, divisor,
     init_corr}} as recorded."""
@@ -527,6 +527,8 @@ def probe_summaries(spec, workdir):
                 continue
             config = read_json(os.path.join(directory, "config.json"), {})
             classes = config.get("model", {}).get("num_classes", 1000)
+            if records[0]["step"] != 0:  # the probe was switched on during the run
+                continue
             out.setdefault(variant, {})[seed] = {
                 "plateau": probe.plateau_steps(records, classes), "steps": records[-1]["step"],
                 "start": records[0]["layers"], "end": records[-1]["layers"],
@@ -740,8 +742,10 @@ def _results_files(output_dir):
 
 def portable(value, workdir):
     """`value` (JSON) with every absolute path in its strings made machine-independent:
-    a path in `workdir` relative to it ("baseline/seed-0/data/validation-*"); one in this
-    project or beside it (the shared data, say) relative to the project's root
+    a path in `workdir` relative to it ("baseline/seed-0/data/validation-*"); a file of
+    the project's code (of this copy or a snapshot of it: a `configs/` or `tools/` folder)
+    from that folder on ("configs/studies/recipe.py"); one in this project or beside it
+    (the shared data, say) relative to the project's root
     ("../shared/data/imagenette2-224/val"); any other, its last component. A string that
     holds a command (paths among words) has each path rewritten alike."""
     workdir = os.path.abspath(workdir)
@@ -750,6 +754,9 @@ def portable(value, workdir):
     def path(p):
         if p == workdir or p.startswith(workdir + os.sep):
             return os.path.relpath(p, workdir)
+        code = re.search(r"/((?:configs|tools)/[^/].*\.py)$", p)
+        if code:  # a snapshot's copy of a file of ours
+            return code.group(1)
         rel = os.path.relpath(p, root)
         return rel if not rel.startswith(os.pardir + os.sep + os.pardir) else \
             os.path.basename(p)
@@ -759,7 +766,10 @@ def portable(value, workdir):
     if isinstance(value, list):
         return [portable(v, workdir) for v in value]
     if isinstance(value, str) and os.sep in value:
-        return re.sub(r"(?<![\w.])/[^\s'\"=,]+", lambda m: path(m.group(0)), value)
+        # An absolute path of two parts or more: a "/" that starts a word (not a URL's,
+        # not "1/64"), up to white space, quotes or "="; a sentence's end stays outside.
+        return re.sub(r"(?<![\w.:/~])/[^\s'\"=,;()/]+/[^\s'\"=,;()]+(?<![.,;:])",
+                      lambda m: path(m.group(0)), value)
     return value
 
 

@@ -137,7 +137,8 @@ class HistoryWriter(keras.callbacks.Callback):
 
 def training_model(config, devices=None):
     """The `Classifier` of a config: `PaperAugmentation` per `config.augment` ->
-    `alexnet(**config.model)` (or `fig1_net(**config.model)` with `config.net="fig1"`)."""
+    `alexnet(**config.model)` with LRN's alpha rescaled to the input scale
+    (`net_lrn_alpha`), or `fig1_net(**config.model)` with `config.net="fig1"`."""
     a = config.augment
     stats = load_stats(a.stats)
     if a.per_pixel_mean and "mean_image" not in stats:
@@ -167,7 +168,9 @@ def training_model(config, devices=None):
 # name; data of another size is refused by the steps-per-epoch check).
 RESUME_MAY_CHANGE = ("epochs", "verbose", "log_every_steps", "histogram_freq",
                      "checkpoint_every_steps", "probe_every_steps", "peer_timeout",
-                     "data.train", "data.validation", "data.data_dir")
+                     "data.train", "data.validation", "data.data_dir", "data.classes",
+                     "steps_per_epoch",  # checked on its own: an epoch's steps must agree
+                     "augment.stats")    # the statistics themselves are in the checkpoint
 
 
 def check_resume_config(saved, config):
@@ -177,6 +180,15 @@ def check_resume_config(saved, config):
     started) are not compared."""
     if saved is None:
         return
+    model, augment = saved.get("model", {}), saved.get("augment", {})
+    if "init_bias" not in model and model.get("lrn", False) and \
+            augment.get("input_scale", 1.0) != 1.0:
+        # Saved before LRN's alpha followed the input scale (`net_lrn_alpha`): resumed,
+        # its LRN layers would get another alpha than they were trained with.
+        raise ValueError(f"the workdir's run started before LRN's alpha followed "
+                         f"augment.input_scale ({augment['input_scale']:g}): resumed, its "
+                         f"LRN would change (alpha {model.get('lrn_alpha')} -> "
+                         f"{net_lrn_alpha(config):g}); give a new --workdir")
     old, new = (flat_config(json.loads(json.dumps(c)), keep_none=True)
                 for c in (saved, config.to_dict()))
     changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
@@ -390,11 +402,12 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch, st
         latest, epoch, step, schedule_state = restored
         history = load_history(os.path.join(workdir, "history.json"), epoch)
         say(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
-        check_resume_config(read_json(os.path.join(workdir, "config.json")), config)
         if step >= steps:
             raise ValueError(f"{latest} is at step {step} of epoch {epoch + 1}, but an epoch "
                              f"now has {steps} steps: resume with the data and "
                              f"config.steps_per_epoch the run started with")
+        check_resume_config(read_json(os.path.join(workdir, "config.json")), config)
+    first_epoch = epoch + (step > 0)  # this process's first whole epoch
     if chief and not restored:  # conv1's start, for its distance from it (probe, report)
         probe.save_conv1_init(model, out_dir)
     if cluster:  # every worker must go on from the same state
@@ -508,19 +521,22 @@ def _train(config, workdir, strategy, devices, path, cluster, out_dir, watch, st
         watch.stop()
     if chief:
         save_run(out_dir, model, d.wnids, d.names)
-        record_resources(out_dir, started, len(history))
+        record_resources(out_dir, started, len(history), first_epoch)
     return history
 
 
-def record_resources(workdir, started, epochs):
+def record_resources(workdir, started, epochs, first_epoch):
     """Appends what the process that finished the run used to `workdir/resources.json`:
     its wall time from `train`'s start (data generation or TFRecord building, training,
     validation and the export included; Python's and TensorFlow's imports not), its peak
-    resident memory, and the run's epochs. A process that was interrupted records
-    nothing; a finished run rerun (nothing left to train) adds an entry."""
+    resident memory, the run's epochs and the whole epochs this process trained (from
+    `first_epoch` on; a resumed, interrupted epoch is not counted). A process that was
+    interrupted records nothing; a finished run rerun (nothing left to train) adds an
+    entry with no epochs trained."""
     import resource  # POSIX: where there is none, the run records nothing
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     path = os.path.join(workdir, "resources.json")
     write_json(path, read_json(path, []) + [{
         "wall_seconds": round(time.monotonic() - started, 1),
-        "peak_memory_gib": round(peak_kib / 2 ** 20, 2), "epochs": epochs}])
+        "peak_memory_gib": round(peak_kib / 2 ** 20, 2), "epochs": epochs,
+        "epochs_trained": max(0, epochs - first_epoch)}])

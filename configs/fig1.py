@@ -19,6 +19,8 @@ def get_config():
     c.model = dict(num_classes=10, activation="relu")  # fig1_net keyword arguments
     # Fig. 1: "no regularization of any kind": no weight decay, dropout or augmentation.
     c.augment.enabled = False      # the whole 256x256 image, no flips or lighting
+    c.augment.input_scale = 1 / 64  # pixels minus the mean, about unit scale (Glorot init)
+    c.probe_every_steps = 0        # the probe knows AlexNet's layers
     c.optimizer.weight_decay = 0.0
     c.optimizer.max_reductions = 0  # a constant learning rate, chosen per activation
     c.optimizer.learning_rate = 0.01

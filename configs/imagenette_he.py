@@ -13,7 +13,7 @@ Departures from the paper (Sec. 5), besides configs/imagenette.py's:
   recipe left LRN a constant factor (Study B and Study C's baseline, results/).
 * For the same function, scaling the inputs by 1/64 instead of conv1's weights makes
   conv1's effective learning rate 64**2 times smaller: in Study B (40 epochs) conv1 never
-  left its random start (results/study-imagenette/conv1-baseline.png). Measured against
+  left its random start (results/study-imagenette-he/conv1-baseline.png). Measured against
   the paper's start in results/recipe (variant he_64).
 """
 from configs import imagenette

@@ -37,7 +37,8 @@ def get_config():
 
     c.net = "alexnet"                  # or "fig1": alexnet_tf.model.fig1_net (configs/fig1.py)
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
-        num_classes=1000, towers=2, activation="relu", lrn=True, pool_size=3, pool_stride=2,
+        num_classes=1000, towers=2, activation="relu", lrn=True,
+        pool_size=(3, 3, 3), pool_stride=(2, 2, 2),  # Sec. 3.4: pool1, pool2, pool5
         dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096,
         init_std=(0.01,) * 8,          # Sec. 5 ("paper" initializer): conv1..conv5, fc6..fc8
         init_bias=1.0,                 # Sec. 5: conv2/4/5, fc6/7 biases ("paper" initializer)

@@ -171,3 +171,72 @@ def test_portable_results_hold_no_machine_path(tmp_path):
                    "command": "python tools/train.py --workdir b "
                               "--config.data.train=../shared/t",
                    "ratio": "1/64", "list": ["configs/studies/a.py"]}
+
+
+def test_pooling_per_layer_keeps_fc6_fan_in():
+    """At 112-pixel inputs, 2x2 pooling everywhere gives fc6 2,304 inputs against the
+    overlapping net's 1,024; 2x2 in pool1 and pool2 with pool5 overlapping keeps 1,024.
+    A wrong per-layer value is refused in one line."""
+    def fan_in(**kwargs):
+        return alexnet(num_classes=10, input_downsample=2, **kwargs).get_layer(
+            "fc6").kernel.shape[0]
+    assert fan_in() == 1024
+    assert fan_in(pool_size=2, pool_stride=2) == 2304
+    assert fan_in(pool_size=(2, 2, 3), pool_stride=2) == 1024
+    with pytest.raises(ValueError, match="`pool_size` must be a positive int or 3"):
+        alexnet(pool_size=(2, 3))
+
+
+def test_probe_known_answers(tmp_path):
+    """The probe against answers computed here: a conv2 whose biases are -1e6 is dead for
+    every image (dead share 1), leaves lrn2 nothing to normalize (divisor None) and gives
+    conv2's kernel a zero gradient; lrn1's median divisor is the paper's formula evaluated
+    by hand on conv1's outputs (two towers of 4 maps, windows of 5 within a tower)."""
+    from configs import tiny
+    from alexnet_tf.train import compile_model
+    config = tiny.get_config()
+    model = training_model(config)
+    compile_model(model, config, jit_compile=False)
+    images = np.random.default_rng(0).integers(0, 256, (6, 256, 256, 3)).astype("uint8")
+    labels = np.arange(6) % 4
+    model(images)
+    probe.save_conv1_init(model, str(tmp_path))
+    conv2 = model.net.get_layer("conv2")
+    for bias in conv2.biases:
+        bias.assign(np.full(bias.shape, -1e6, "float32"))
+    p = probe.LayerProbe(images, labels, every=1, workdir=str(tmp_path), first_step=0)
+    p.set_model(model)
+    p.on_train_begin()
+    layers = json.loads((tmp_path / "probe.json").read_text())[0]["layers"]
+    assert layers["conv2"]["dead"] == 1.0 and layers["conv2"]["grad_rms"] == 0.0
+    assert layers["lrn2"]["divisor"] is None
+    a = keras.Model(model.net.input, model.net.get_layer("conv1").output)(
+        model.preprocess(images)).numpy().astype(np.float64)
+    lrn1 = model.net.get_layer("lrn1")
+    squares = np.square(a)
+    window = np.zeros_like(a)
+    for i in range(8):
+        tower = i // 4
+        js = [j for j in range(i - 2, i + 3) if 0 <= j < 8 and j // 4 == tower]
+        window[..., i] = squares[..., js].sum(-1)
+    d = (lrn1.k + lrn1.effective_alpha * window) ** lrn1.beta / lrn1.k ** lrn1.beta
+    assert layers["lrn1"]["divisor"] == pytest.approx(float(np.median(d[a > 0])), rel=1e-4)
+    assert layers["conv1"]["init_corr"] == pytest.approx(1.0)
+
+
+def test_a_run_saved_before_the_alpha_rule_is_not_resumed_with_another_lrn():
+    """A run whose config.json predates LRN's alpha following the input scale (no
+    `model.init_bias`) and scaled its inputs would resume with an LRN 4096 times
+    stronger: refused in one line; the same run at input scale 1 resumes."""
+    from configs import tiny
+    from alexnet_tf.train import check_resume_config
+    config = tiny.get_config()
+    old = json.loads(json.dumps(config.to_dict()))
+    del old["model"]["init_bias"]
+    with pytest.raises(ValueError, match=r"started before LRN's alpha followed "
+                                         r"augment.input_scale \(0.015625\).*alpha 0.0001 -> "
+                                         r"0.4096"):
+        check_resume_config(old, config)
+    config.augment.input_scale = 1.0
+    old["augment"]["input_scale"] = 1.0
+    check_resume_config(old, config)

@@ -221,7 +221,8 @@ def test_a_finished_study_runs_nothing_and_reports_its_models(killed_and_rerun):
 
     # --results: the report, its figures and the runs' small files, nothing else.
     out = workdir.parent / "results"
-    runs = [f"{n}/{f}" for n in RUNS for f in ("history.json", "config.json", "evaluation.json")]
+    runs = [f"{n}/{f}" for n in RUNS
+            for f in ("history.json", "config.json", "evaluation.json", "resources.json")]
     assert R.copy_results(str(workdir), str(out), log=lambda *_: None) == 5 + len(runs)
 
     def copied():
@@ -264,8 +265,8 @@ def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_
                         f"'histogram_freq': 0}})\n")
         return path
     lrn = {"baseline": {}, "no_lrn": {"model.lrn": False}}
-    grown = S.load_study(str(study_file("grown", {**lrn, "pool2": {"model.pool_size": 2}},
-                                        [0, 1, 2])))
+    pool2 = {"pool2": {"model.pool_size": (2, 2, 2)}}
+    grown = S.load_study(str(study_file("grown", {**lrn, **pool2}, [0, 1, 2])))
     S.prepare_workdir(grown, str(workdir)).close()
     assert [r.name for r in S.plan(grown, str(workdir))
             if not S.is_finished(r.directory, r.epochs)] == [
@@ -370,7 +371,7 @@ def fixture_study(tmp_path):
         "    return dict(base='tiny.py', overrides={'epochs': 3}, seeds=[0, 1, 2, 3],\n"
         "                variants={'baseline': {}, 'same': {'model.lrn': False},\n"
         "                          'unclear': {'model.dropout': 0.0},\n"
-        "                          'opposite': {'model.pool_size': 2}},\n"
+        "                          'opposite': {'model.pool_size': (2, 2, 2)}},\n"
         "                paper_effects={'same': {'top1': 0.014, 'text': 'LRN helps'},\n"
         "                               'unclear': {'top1': 0.02}, 'opposite': {'top1': 0.004}})\n")
     workdir = tmp_path / "study"
