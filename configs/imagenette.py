@@ -13,8 +13,19 @@ constants, SGD with momentum 0.9, weight decay 5e-4, dropout 0.5, batch 128, lr 
 
 **The one departure: biases of 0.1 instead of 1** in conv2, conv4, conv5, fc6 and fc7
 (Caffe's `bvlc_alexnet` made the same change). The recipe search (results/recipe,
-configs/studies/recipe.py: 112-pixel inputs, 6 epochs, 2 seeds, per-layer probes) found
-why the paper's own start does not train here: RECIPE_FINDINGS
+configs/studies/recipe.py: 112-pixel inputs, 6 epochs at lr 0.01, 2 seeds, per-layer
+probes on a fixed batch) found why the paper's own start does not train here. With biases
+of 1, the biases dominate fc6's and fc7's outputs (root mean square 1.1 and 1.2 at step 0,
+against 0.12 for fc7 with biases of 0.1), the logits start 10 times larger and fc8's first
+plain SGD step is 7.5 % of its weights (0.26 % with biases of 0.1): the first steps leave
+99 % of fc7's ReLUs dead for every image of the batch by step 10, in both seeds, and the
+net stays at chance (validation error 90.9 % after 6 epochs). Biases of 0.1 left the loss plateau after 60 and 100 steps and reached 44.5 and
+41.5 % after 6 epochs, with conv1 moving (correlation with its start 0.68) and LRN acting
+(lrn1's median divisor 1.20-1.23 times k**beta). The other candidates were worse: a
+one-epoch warm-up trained (63 and 58 %) but still lost 81-83 % of fc7; cuda-convnet2's
+per-layer scales (0.03 in conv3..conv5) lost 97-99 % of fc7 (79 and 64 %). He + inputs / 64
+(configs/imagenette_he.py) was as fast (40 and 44 %), but conv1 stayed at its start
+(correlation 0.99).
 
 Departures in the schedule, not the net:
 
