@@ -804,6 +804,9 @@ def copy_results(workdir, output_dir, log=print):
         if name.endswith(".json"):  # no absolute path of this machine in what is committed
             write_json(os.path.join(output_dir, name),
                        portable(read_json(os.path.join(workdir, name)), workdir))
+        elif name.endswith(".md"):
+            with open(os.path.join(workdir, name), encoding="utf-8") as f:
+                write_text(os.path.join(output_dir, name), portable(f.read(), workdir))
         else:
             shutil.copyfile(os.path.join(workdir, name), os.path.join(output_dir, name))
     for root, dirs, _ in os.walk(output_dir, topdown=False):  # folders of removed runs
