@@ -63,7 +63,9 @@ class LearningRateSchedule(keras.callbacks.Callback):
     first steps. With `window` > 1 (not in the paper, which does not say how it judged
     "stopped improving"), the plateau rule watches the mean of the last `window` epochs'
     validation error instead of the last one's, so that validation noise cannot trip it:
-    a cut needs `patience` epochs in which that mean did not beat its best by `min_delta`. Its state is saved in our checkpoints, unlike Keras' ReduceLROnPlateau.
+    a cut needs `patience` epochs in which that mean did not beat its best by `min_delta`.
+    Epochs that end during the warm-up are averaged but not judged. Its state is saved in
+    our checkpoints, unlike Keras' ReduceLROnPlateau.
     The plateau schedule raises `ValueError` at the end of an epoch whose logs lack
     `monitor` (e.g. no validation data), rather than never reducing the rate."""
 

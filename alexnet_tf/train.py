@@ -299,8 +299,9 @@ def train(config, workdir, on_lost=None):
     Returns the history (a list of per-epoch metric dicts, resumed epochs included).
     Raises `TrainingDiverged` if the loss becomes NaN or infinite, `BadData` if a record
     cannot be read or decoded, `checkpoint.CheckpointWriteError` if a checkpoint cannot be
-    written, `ValueError` for a bad config (`checkpoint.CheckpointMismatch` for a workdir
-    of another model). Under `multi_worker` (README, "Multi-worker training"), also
+    written, `ValueError` for a bad config or a workdir whose run started with another
+    config (`check_resume_config`; `checkpoint.CheckpointMismatch` for a workdir of another
+    model). Under `multi_worker` (README, "Multi-worker training"), also
     `distribute.PeersMissing` if the other workers do not join within
     `config.peer_timeout` seconds, `distribute.WorkersDisagree` if the workers were given
     different workdirs or configs or restored different states (before any step), and

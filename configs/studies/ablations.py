@@ -25,7 +25,8 @@ The protocol: the recipe's 224 crops box-averaged to 112 pixels before conv1
 up to 30 epochs with the plateau rule on the mean of the last 3 epochs' validation error
 (cut tenfold when it has not improved by 0.5 points in 3 epochs, at most twice), so each
 variant runs to its own plateau; per-layer probes twice an epoch show any start-up delay.
-About a minute an epoch on 2 CPU cores, 30 minutes a run.
+About a minute an epoch on 2 CPU cores (the recipe search's median at 112 pixels), so up
+to 30 minutes a run.
 
 Budget: seeds 0-4 first (20 runs, about 10 hours). If the LRN or pooling interval is then
 wider than +-2 points, seeds are added, at most to 10 per variant (40 runs, about 20

@@ -24,8 +24,8 @@ The short protocol: 224 crops box-averaged to 112 pixels (`model.input_downsampl
 Study C), 6 epochs at the constant rate 0.01 (no cut), two seeds. `probe_every_steps` 10
 records per-layer activation and gradient scales, dead ReLUs, conv1's correlation with its
 start and LRN's divisor on one fixed validation batch (`alexnet_tf.probe`), so the report
-shows where each start stalls, and the loss plateau's length in steps. About 55 s an
-epoch on 2 cores: 10 runs, about an hour.
+shows where each start stalls, and the loss plateau's length in steps. Measured on 2
+cores: about a minute an epoch (median), 6-9 minutes a run, 10 runs in about 75 minutes.
 """
 import os
 
