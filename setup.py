@@ -19,6 +19,7 @@ setup(
         "keras>=3.0,<4",
         "ml_collections",       # configs as code, with --config.field=value overrides
         "numpy",
+        "scipy",                # t quantiles of a study report's intervals (analysis.py)
         "tensorboard",
         "tensorflow-datasets",
         "importlib_resources",  # tfds' dataset builders import it (via etils) at run time

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from alexnet_tf import data, distribute
 from alexnet_tf.build import build
-from alexnet_tf.train import compile_model, training_model
+from alexnet_tf.recipe import compile_model, training_model
 
 
 def _rate(ds, n_images, threads=None, repeats=1):
@@ -235,11 +235,12 @@ def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=
     `single_requests`), throughput at `batch_size` (median over `batches`), and the
     share of a batch's time spent decoding and resizing (the export's decoding step,
     `export.decode_batch`, timed alone). Returns the figures as a dict."""
-    from alexnet_tf.export import decode_batch, saved_model_folder
+    from alexnet_tf.export import decode_batch
+    from alexnet_tf.rundir import saved_model_folder
     folder = saved_model_folder(saved_model)
     if folder is None:
-        raise FileNotFoundError(f"--model {saved_model}: not a SavedModel folder (no "
-                                f"saved_model.pb) or a training workdir")
+        raise FileNotFoundError(f"--model {saved_model}: not a SavedModel folder or a "
+                                f"training workdir")
     saved_model = folder
     start = time.perf_counter()
     loaded = tf.saved_model.load(saved_model)

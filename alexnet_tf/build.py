@@ -263,6 +263,16 @@ def _write_shard(entries, classes, names, path, tmp, options, reader, progress):
             "skipped": skipped, "converted": converted}
 
 
+def classes_file(folder, split="train"):
+    """The class list `build` writes for `split` in `folder`."""
+    return os.path.join(folder, f"{split}.classes.txt")
+
+
+def shards_glob(folder, split):
+    """The glob that matches the shards `build` writes for `split` in `folder`."""
+    return os.path.join(folder, f"{split}-*")
+
+
 def build(input, output_dir, split, labels=None, classes=None, shards=None, resize=True,
           quality=95, seed=0, workers=None, progress=True):
     """Builds `output_dir/split-*` TFRecord shards; see the module docstring.
@@ -386,7 +396,7 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
             r.close()
         bar(0, close=True)
 
-    write_classes(os.path.join(output_dir, f"{split}.classes.txt"), wnids, names)
+    write_classes(classes_file(output_dir, split), wnids, names)
     skipped = [s for r in reports for s in r["skipped"]]
     converted = {}
     for r in reports:

@@ -28,6 +28,9 @@ import shutil
 import keras
 import tensorflow as tf
 
+from alexnet_tf.monitor import flat_config
+from alexnet_tf.recipe import net_lrn_alpha
+
 
 class RunState(tf.Module):
     """Where a run is (epoch, steps done in it) and the learning-rate schedule's state, as
@@ -248,29 +251,37 @@ def load_history(path, before_epoch):
         return [h for h in json.load(f) if h["epoch"] < before_epoch]
 
 
-class Checkpointer(keras.callbacks.Callback):
-    """Saves a checkpoint (`Checkpoints.save`) every `every_steps` steps within an epoch and
-    at the end of each epoch (after validation and the schedule's update), unless the
-    loss has diverged (`nan_guard.bad_step`). `first_step` is the step the first epoch
-    of this `fit` starts at (a resumed, interrupted epoch)."""
+# What a resumed run may change: how long it runs, what it logs and how often, and where
+# its data is (the same data may move or be named another way, e.g. a tfds folder or its
+# name; data of another size is refused by the steps-per-epoch check).
+RESUME_MAY_CHANGE = ("epochs", "verbose", "log_every_steps", "histogram_freq",
+                     "checkpoint_every_steps", "probe_every_steps", "peer_timeout",
+                     "data.train", "data.validation", "data.data_dir", "data.classes",
+                     "steps_per_epoch",  # checked on its own: an epoch's steps must agree
+                     "augment.stats")    # the statistics themselves are in the checkpoint
 
-    def __init__(self, checkpoints, schedule, nan_guard, every_steps, steps_per_epoch,
-                 first_step):
-        super().__init__()
-        self.checkpoints, self.schedule, self.nan_guard = checkpoints, schedule, nan_guard
-        self.every_steps, self.steps_per_epoch = every_steps, steps_per_epoch
-        self.first_step = first_step
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = self.first_step + batch + 1  # steps done in this epoch
-        if (self.every_steps and step % self.every_steps == 0 and step < self.steps_per_epoch
-                and self.nan_guard.bad_step is None):
-            self.checkpoints.save(self.epoch, step, self.steps_per_epoch, self.schedule.state)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.first_step = 0  # later epochs start at their beginning
-        if self.nan_guard.bad_step is None:
-            self.checkpoints.save(epoch + 1, 0, self.steps_per_epoch, self.schedule.state)
+def check_resume_config(saved, config):
+    """Raises `ValueError` in one line naming every field (but `RESUME_MAY_CHANGE`) whose
+    value in `config` differs from the run's saved config.json (`saved`, a dict; None: no
+    check). Fields that only one of them has (a field added to the configs since the run
+    started) are not compared."""
+    if saved is None:
+        return
+    model, augment = saved.get("model", {}), saved.get("augment", {})
+    if "init_bias" not in model and model.get("lrn", False) and \
+            augment.get("input_scale", 1.0) != 1.0:
+        # Saved before LRN's alpha followed the input scale (`net_lrn_alpha`): resumed,
+        # its LRN layers would get another alpha than they were trained with.
+        raise ValueError(f"the workdir's run started before LRN's alpha followed "
+                         f"augment.input_scale ({augment['input_scale']:g}): resumed, its "
+                         f"LRN would change (alpha {model.get('lrn_alpha')} -> "
+                         f"{net_lrn_alpha(config):g}); give a new --workdir")
+    old, new = (flat_config(json.loads(json.dumps(c)), keep_none=True)
+                for c in (saved, config.to_dict()))
+    changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
+               if old[k] != new[k] and k not in RESUME_MAY_CHANGE]
+    if changed:
+        raise ValueError(f"the workdir's run started with another config ({'; '.join(changed)}):"
+                         f" resume it with the config it started with (only "
+                         f"{', '.join(RESUME_MAY_CHANGE)} may change), or give a new --workdir")

@@ -3,7 +3,7 @@
 `Classifier` maps uint8 256x256 images (what the input pipeline delivers, Sec. 2) to
 float32 logits: `preprocess` (`PaperAugmentation`: mean subtraction; while training,
 PCA lighting noise, random 224 crops and flips, Sec. 4.1) then `net` (`alexnet`). It is
-what training fits, what `model.keras` holds, and what evaluation, features, export and
+what training fits, what a run's Keras model file holds, and what evaluation, features, export and
 the Caffe import use, through these paths rather than by looking layers up by name:
 
 * `model(images, training=True)`: the training path (random crop, flip, lighting);

@@ -203,7 +203,7 @@ def read_path(path, classes, batch_size, skip_bad=False, data_dir=None,
     return checked(ds, path)
 
 
-_NEED_CLASSES = "--classes is needed to read {path}: the model has no classes.txt beside it"
+_NEED_CLASSES = "--classes is needed to read {path}: the model has no class list beside it"
 
 
 def path_classes(path, classes=None, data_dir=None):

@@ -1,7 +1,7 @@
 """Top-1 / top-5 error of trained models (Sec. 4.1, 6; Tables 1 and 2).
 
 Models are what `alexnet_tf.train` writes: a `.keras` file (a `Classifier`: uint8
-256x256 images -> logits), a training workdir (its `model.keras`), or a serving
+256x256 images -> logits), a training workdir (its Keras model), or a serving
 SavedModel (its `serve_images` signature). Predictions are the softmax of the centre
 224 crop, or the average softmax over the paper's 10 crops (four corners, centre, and
 their mirror images). An ensemble averages the softmax outputs of several models (Table 2's "5 CNNs").
@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_tf import data
-from alexnet_tf.export import MODEL, load_run, saved_model_folder
+from alexnet_tf.export import load_run
+from alexnet_tf.rundir import RunDir, saved_model_folder
 from alexnet_tf.optim import TopKError
 
 
@@ -44,8 +45,8 @@ def load_classifier(path):
     `num_classes`, `source`, and `wnids`/`names` when known."""
     path = os.fspath(path)
     saved_model = saved_model_folder(path)
-    # A training workdir has both: its model.keras is the original.
-    if saved_model and not os.path.exists(os.path.join(path, MODEL)):
+    # A training workdir has both: its Keras model is the original.
+    if saved_model and not os.path.exists(RunDir(path).model):
         return SavedModelClassifier(saved_model)
     return load_run(path)
 
@@ -101,7 +102,7 @@ def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_s
     data a TFRecord glob, a `<class>/<image>` folder or `tfds:NAME[:SPLIT]` (a prepared
     tfds dataset, NAME looked up in `data_dir`; split `validation` by default): see
     `data.read_path` (`skip_bad` leaves out a folder's files that are not images).
-    `classes` is a class-list file (default: the first model's classes.txt)."""
+    `classes` is a class-list file (default: the first model's class list)."""
     models = [load_classifier(m) for m in model_paths]
     known = [m for m in models if m.wnids]
     for m in known[1:]:

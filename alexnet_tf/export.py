@@ -31,11 +31,8 @@ A SavedModel is a program: load one only from a source you trust (Keras `.keras`
 by contrast, are loaded here in Keras' safe mode, which runs no code from the file).
 
 The run layout (`save_run`, `load_run`): a training workdir, or the output of
-`tools/import_caffe.py`, holds
-
-    DIR/model.keras      the `Classifier` (uint8 256x256 images -> logits)
-    DIR/classes.txt      its classes (wnid and name), index = line - 1
-    DIR/saved_model/     the serving SavedModel
+`tools/import_caffe.py`, holds the `Classifier` (uint8 256x256 images -> logits), its class
+list and the serving SavedModel, at the paths `alexnet_tf.rundir.RunDir` names.
 """
 import dataclasses
 import os
@@ -46,8 +43,7 @@ import tensorflow as tf
 from alexnet_tf import classifier, data
 from alexnet_tf.data import IMAGE_SIGNATURES, IMAGE_SIZE, error_reason, resize_and_crop
 from alexnet_tf.distribute import compute_path
-
-MODEL, CLASSES, SAVED_MODEL = "model.keras", "classes.txt", "saved_model"
+from alexnet_tf.rundir import RunDir, classes_beside, model_beside, saved_model_folder  # noqa: F401
 
 
 # `serving_default`'s per-image `status` codes; `error` is ERRORS[status].
@@ -227,35 +223,21 @@ class Run:
 
 
 def save_run(directory, model, wnids, names=None):
-    """Writes `model.keras`, `classes.txt` and `saved_model/` of a trained model; the
-    SavedModel serves in the precision the model was trained in (the run's
-    `config.precision`, by default the machine's fastest)."""
-    os.makedirs(directory, exist_ok=True)
-    model.save(os.path.join(directory, MODEL))
-    data.write_classes(os.path.join(directory, CLASSES), wnids, names)
-    export_saved_model(model, os.path.join(directory, SAVED_MODEL), wnids, names,
-                       precision=None)
-
-
-def saved_model_folder(path):
-    """The serving SavedModel at `path`: the folder itself if it holds a
-    `saved_model.pb`, else its `saved_model/` (a training workdir, `save_run`'s layout);
-    None if neither is one."""
-    path = os.fspath(path)
-    for folder in (path, os.path.join(path, SAVED_MODEL)):
-        if os.path.isfile(os.path.join(folder, "saved_model.pb")):
-            return folder
-    return None
+    """Writes the trained model, its class list and its serving SavedModel to the workdir
+    `directory` (`alexnet_tf.rundir`); the SavedModel serves in the precision the model
+    was trained in (the run's `config.precision`, by default the machine's fastest)."""
+    run = RunDir(directory).makedirs()
+    model.save(run.model)
+    data.write_classes(run.classes, wnids, names)
+    export_saved_model(model, run.saved_model, wnids, names, precision=None)
 
 
 def load_run(path):
-    """A `Run` from a run folder or a `.keras` file (its classes from `classes.txt` beside
-    it, None if there is none)."""
-    path = os.fspath(path)
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, MODEL)):
-        path = os.path.join(path, MODEL)
+    """A `Run` from a training workdir or a `.keras` file (its classes from the class list
+    beside it, None if there is none)."""
+    path = model_beside(os.fspath(path))
     if not path.endswith(".keras") or not os.path.isfile(path):
         raise FileNotFoundError(f"--model {path}: not a .keras file or a training workdir")
-    classes = os.path.join(os.path.dirname(path), CLASSES)
+    classes = classes_beside(path)
     wnids, names = data.read_classes(classes) if os.path.exists(classes) else (None, None)
     return Run(classifier.load(path), wnids, names, path)

@@ -5,7 +5,7 @@ how many examples, which classes.
 (re-created exactly from the seed, optionally skipping its first batches, for exact
 resume), one pass over the validation set, the training-set size and the classes.
 Generated data and image folders (`data.source = "generated"` or `"images"`) are first
-built into TFRecords in `workdir/data` by the project's builder. With `data.source =
+built into TFRecords in the workdir (`RunDir.data`) by the project's builder. With `data.source =
 "tfds"`, `data.train` is a prepared tfds dataset (a name looked up in `data.data_dir`, or
 its directory) whose `data.train_split` and `data.validation_split` are read, and
 `data.classes` (optional) gives readable names for its labels.
@@ -16,7 +16,8 @@ import os
 import tensorflow as tf
 
 from alexnet_tf import data
-from alexnet_tf.build import build, count_examples
+from alexnet_tf.build import build, classes_file, count_examples, shards_glob
+from alexnet_tf.rundir import RunDir
 from alexnet_tf.synthetic import make_dataset
 
 
@@ -37,9 +38,9 @@ class TrainData:
 
 def make_data(config, workdir):
     """The `TrainData` of the config's data source; generated and image-folder data are
-    built into TFRecords in `workdir/data` first."""
+    built into TFRecords in the workdir (`RunDir.data`) first."""
     d = config.data
-    folder = os.path.join(workdir, "data")
+    folder = RunDir(workdir).data
     if str(d.train).startswith(data.TFDS_PREFIX):  # the tools' syntax for tfds data
         name, split = data.tfds_path(d.train, None)
         if d.source != "tfds" or split:
@@ -62,14 +63,14 @@ def make_data(config, workdir):
             print(f"building {split} TFRecords from {tree} in {folder} ...")
             # Validation uses the training classes, so the indices agree.
             build(tree, folder, split, seed=config.seed, classes=d.classes if split == "train"
-                  else d.classes or os.path.join(folder, "train.classes.txt"))
+                  else d.classes or classes_file(folder))
     if d.source in ("generated", "images"):
-        train_pattern = os.path.join(folder, "train-*")
-        val_pattern = os.path.join(folder, "validation-*")
-        classes = d.classes or os.path.join(folder, "train.classes.txt")
+        train_pattern = shards_glob(folder, "train")
+        val_pattern = shards_glob(folder, "validation")
+        classes = d.classes or classes_file(folder)
     elif d.source == "tfrecord":
         train_pattern, val_pattern = d.train, d.validation
-        classes = d.classes or os.path.join(os.path.dirname(d.train), "train.classes.txt")
+        classes = d.classes or classes_file(os.path.dirname(d.train))
     elif d.source in ("tfds", "folder"):
         train_pattern = val_pattern = classes = None
     else:
@@ -84,7 +85,8 @@ def make_data(config, workdir):
     if train_pattern is not None:
         if classes is None:
             raise ValueError("config.data.classes is needed with tfrecord data (e.g. the "
-                             "train.classes.txt the builder writes, or synset_words.txt)")
+                             "class list the builder writes beside its shards, or "
+                             "synset_words.txt)")
         n_train = d.train_examples or count_examples(train_pattern)
         n_val = count_examples(val_pattern)
 
@@ -132,3 +134,87 @@ def make_data(config, workdir):
     return TrainData(train_epoch, val, n_train, wnids, names,
                      [p for p in (train_pattern, val_pattern) if p is not None],
                      classes if train_pattern is not None else None, dropped)
+
+
+class BadData(RuntimeError):
+    """A record could not be read or decoded; the message names the shard and record."""
+
+
+def steps_per_epoch(config, d):
+    """Training steps per epoch: config.steps_per_epoch, or the data's full batches."""
+    full_batches = d.train_examples // config.batch_size
+    steps = config.steps_per_epoch or full_batches
+    if full_batches < 1:
+        raise ValueError(f"{d.train_examples} training images make no full batch of "
+                         f"{config.batch_size}")
+    if steps > full_batches:
+        raise ValueError(f"config.steps_per_epoch is {steps} but the {d.train_examples:,} "
+                         f"training images make only {full_batches} batches of "
+                         f"{config.batch_size}")
+    return steps
+
+
+def fit_parts(d, config, steps, epoch, step, per_worker=None, shard=lambda ds: ds):
+    """The `fit` calls that train epochs `epoch`.. `config.epochs - 1` from step `step` of
+    `epoch`: a list of `(dataset, first epoch, last epoch + 1, steps per epoch, first
+    step)`, one for the rest of an interrupted epoch, one for the whole epochs after it.
+
+    Every epoch is exactly `steps` batches, so that epochs never run into each other when
+    steps_per_epoch is less than the data's batches; fewer (the data ran out) is an error
+    from `assert_cardinality` when the epoch ends, where Keras would go on into the next
+    epoch's data. With `per_worker` (multi-worker file sharding: a step takes that many
+    images of this worker's files) epochs are cut, and a resumed epoch skipped, image by
+    image, and batched again. `shard` applies the multi-worker sharding options."""
+
+    def epoch_data(e, skip=0):
+        if d.dropped:
+            # An epoch shortened by dropped records is refilled from its start, and a
+            # resumed epoch skips batches after the drops, as the first run counted them.
+            ds = d.epoch(e).repeat(2)
+        else:
+            ds = d.epoch(e, 0 if per_worker else skip)  # skipped before decoding
+        if per_worker:
+            n = (steps - skip) * per_worker
+            ds = ds.unbatch().skip(skip * per_worker)
+        else:
+            n = steps - skip
+            ds = ds.skip(skip) if d.dropped else ds
+        return ds.take(n).apply(tf.data.experimental.assert_cardinality(n))
+
+    def run_data(parts):
+        ds = parts[0]
+        for part in parts[1:]:
+            ds = ds.concatenate(part)
+        if per_worker:  # whole batches again; images to complete the last one, never used
+            ds = ds.concatenate(parts[-1].repeat().take(config.batch_size))
+            ds = ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        return shard(ds)
+
+    runs = []
+    if step and epoch < config.epochs:  # the rest of the interrupted epoch
+        runs.append((run_data([epoch_data(epoch, step)]), epoch, epoch + 1, steps - step, step))
+        epoch += 1
+    if epoch < config.epochs:
+        runs.append((run_data([epoch_data(e) for e in range(epoch, config.epochs)]), epoch,
+                     config.epochs, steps, 0))
+    return runs
+
+
+def explain_data_error(error, d, source):
+    """Re-raises a TF error from the input pipeline as `BadData`: for TFRecords, naming
+    the shards and records at fault (found by reading every record; the original error
+    if none is); for other sources (`source`: config.data.train), with TF's reason."""
+    if "IteratorGetNext" not in (error.message or ""):
+        raise error  # not from the input pipeline: reading every record would not help
+    if not d.patterns:
+        raise BadData(f"an image of {source} (training or validation data) cannot be read or "
+                      f"decoded: {data.error_reason(error)} (the last checkpoint stands; "
+                      f"remove or fix the image, then re-run to resume)") from None
+    print(f"\n{type(error).__name__} while training; checking the TFRecords ...")
+    bad = [b for p in d.patterns for b in data.find_bad_records(p, d.classes)]
+    if not bad:
+        raise error
+    lines = [f"  {shard}: record {index}: {reason}" for shard, index, reason in bad[:20]]
+    raise BadData(f"{len(bad)} bad record(s) stopped training (the last checkpoint stands; "
+                  f"rebuild these shards, then re-run to resume):\n" + "\n".join(lines)) \
+        from None

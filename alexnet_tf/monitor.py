@@ -73,7 +73,7 @@ def global_step(model):
 
 class EpochTime(keras.callbacks.Callback):
     """Adds `epoch_seconds` (the epoch's wall time, validation included) and
-    `validation_seconds` to each epoch's logs (hence to history.json and TensorBoard)."""
+    `validation_seconds` to each epoch's logs (hence to the run's history and TensorBoard)."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start, self.validation = time.perf_counter(), 0.0

@@ -128,3 +128,13 @@ class LearningRateSchedule(keras.callbacks.Callback):
             _set_lr(self.model.optimizer, new_lr)
             print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for "
                   f"{self.patience} epochs; learning rate -> {new_lr:.3g}")
+
+
+def paper_schedule(o, steps_per_epoch):
+    """The `LearningRateSchedule` of a config's `optimizer` fields `o`, for epochs of
+    `steps_per_epoch` steps."""
+    return LearningRateSchedule(
+        o.learning_rate, factor=o.lr_factor, patience=o.plateau_patience,
+        min_delta=o.plateau_min_delta, window=o.plateau_window, max_reductions=o.max_reductions,
+        boundaries=list(o.step_epochs) if o.schedule == "step" else None,
+        warmup_steps=round(o.warmup_epochs * steps_per_epoch))

@@ -2,7 +2,7 @@
 
 `LayerProbe` (config `probe_every_steps`) measures the network on one fixed batch of
 validation images (centre crop, dropout off) at step 0 and every N training steps, and
-writes the records to `WORKDIR/probe.json`, one per measurement:
+writes the records to the workdir (`RunDir.probe`), one per measurement:
 
     step, learning_rate, loss, top1_error      the batch's loss and error at that step
     layers: {name: {...}} for conv1..conv5, fc6..fc8 (and lrn1, lrn2 when present):
@@ -15,7 +15,7 @@ writes the records to `WORKDIR/probe.json`, one per measurement:
                        moves the kernel, relative to its size (momentum multiplies it by
                        up to 10 in steady state)
         init_corr      conv1 only: the correlation of its kernel with its initial kernel
-                       (`conv1_init.npy`; 1: it has not moved)
+                       (`RunDir.conv1_init`; 1: it has not moved)
         divisor        lrn1, lrn2 only: the median of d / k ** beta over the non-zero
                        activations (1: the layer is a constant factor, see
                        `LocalResponseNormalization.denominator`)
@@ -33,9 +33,8 @@ import tensorflow as tf
 
 from alexnet_tf.files import read_json, write_json
 from alexnet_tf.layers import LocalResponseNormalization
+from alexnet_tf.rundir import RunDir
 
-CONV1_INIT = "conv1_init.npy"   # a run's conv1 kernel at step 0, tower kernels concatenated
-PROBE = "probe.json"
 LAYERS = ("conv1", "lrn1", "conv2", "lrn2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
 
@@ -52,8 +51,9 @@ def correlation(a, b):
 
 
 def save_conv1_init(classifier, workdir):
-    """Writes conv1's kernel to `workdir/conv1_init.npy` (call at step 0, before training)."""
-    path = os.path.join(workdir, CONV1_INIT)
+    """Writes conv1's kernel, the towers' kernels side by side, to the workdir
+    (`RunDir.conv1_init`; call at step 0, before training)."""
+    path = RunDir(workdir).conv1_init
     tmp = path + ".tmp.npy"
     np.save(tmp, conv1_kernel(classifier))
     os.replace(tmp, path)
@@ -61,7 +61,7 @@ def save_conv1_init(classifier, workdir):
 
 def load_conv1_init(workdir):
     """The kernel `save_conv1_init` wrote, or None if the run has none."""
-    path = os.path.join(workdir, CONV1_INIT)
+    path = RunDir(workdir).conv1_init
     return np.load(path) if os.path.exists(path) else None
 
 
@@ -81,14 +81,14 @@ def _rms(x):
 
 class LayerProbe(keras.callbacks.Callback):
     """Measures the model (a `Classifier`) on `images`, `labels` (one batch) at step 0 and
-    every `every` steps, rewriting `workdir/probe.json` after each measurement (see the
+    every `every` steps, rewriting the workdir's `RunDir.probe` after each measurement (see the
     module docstring). On a resumed run the records after the restored step are
     dropped first, so the file matches an uninterrupted run's step for step."""
 
     def __init__(self, images, labels, every, workdir, first_step):
         super().__init__()
         self.images, self.labels, self.every = images, labels, int(every)
-        self.path = os.path.join(workdir, PROBE)
+        self.path = RunDir(workdir).probe
         self.init = load_conv1_init(workdir)
         self.records = [r for r in read_json(self.path, []) if r["step"] <= first_step]
         self.first_step = first_step

@@ -18,178 +18,29 @@
 `copy_results` copies the report, the figures it shows and each run's small JSON files to
 a folder to commit (tools/study.py --results).
 
-Differences are in the final validation top-1 error, variant minus baseline, with Welch's
-t-interval over seeds (unequal variances, not paired by seed: the same seed gives two
-architectures different initial weights, so runs of one seed share only their data order).
-The t quantile is computed here (incomplete beta function) since scipy is not a dependency.
+Here: reading the run folders, the tables and figures, and the copy. The numbers (run
+summaries, Welch t-intervals of the differences, verdicts, speed-ups) are
+`alexnet_tf.analysis`'s; the runs' times (wall, per epoch) and their format are
+`alexnet_tf.study`'s.
 """
-import math
 import os
 import re
 import shutil
-import statistics
-from collections import namedtuple
 
-import numpy as np
-
+from alexnet_tf import analysis as A
 from alexnet_tf import study as S
 from alexnet_tf.files import read_json, write_json, write_text
-
-Difference = namedtuple("Difference", "difference low high df")
-SAME, OPPOSITE, INCONCLUSIVE = ("same direction as the paper", "opposite",
-                                "inconclusive (interval spans 0)")
-
-
-# ---------------------------------------------------------------------------- statistics
-
-def _betainc(a, b, x):
-    """The regularized incomplete beta function I_x(a, b), by its continued fraction
-    (Lentz's method, as Numerical Recipes' betacf)."""
-    if x <= 0 or x >= 1:
-        return float(x >= 1)
-    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
-        return 1 - _betainc(b, a, 1 - x)
-    tiny = 1e-300
-    c, d = 1.0, 1 - (a + b) * x / (a + 1)
-    d = 1 / (d if abs(d) > tiny else tiny)
-    fraction = d
-    for m in range(1, 10_000):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1 + numerator * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            fraction *= c * d
-        if abs(c * d - 1) < 1e-15:
-            break
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
-                 + b * math.log1p(-x))
-    return math.exp(log_front) * fraction / a
-
-
-def t_cdf(t, df):
-    """P(T <= t) for Student's t with `df` degrees of freedom (any real df > 0)."""
-    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
-    return 1 - tail if t > 0 else tail
-
-
-def t_quantile(p, df):
-    """The t with P(T <= t) = p, by bisection on `t_cdf` (to about 1e-12)."""
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    low, high = 0.0, 1.0
-    while t_cdf(high, df) < p:
-        low, high = high, 2 * high
-    while high - low > 1e-12 * high:
-        middle = (low + high) / 2
-        low, high = (middle, high) if t_cdf(middle, df) < p else (low, middle)
-    return (low + high) / 2
-
-
-def welch_interval(a, b, level=0.95):
-    """mean(a) - mean(b) and its Welch t-interval: `Difference(difference, low, high, df)`,
-    df from the Welch-Satterthwaite formula. With no spread in either sample the interval
-    is the difference itself and df is None. Needs 2 values or more in each."""
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError("a t-interval needs 2 values or more on each side")
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    difference = statistics.fmean(a) - statistics.fmean(b)
-    if va + vb == 0:
-        return Difference(difference, difference, difference, None)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = t_quantile(0.5 + level / 2, df) * math.sqrt(va + vb)
-    return Difference(difference, difference - half, difference + half, df)
-
-
-def verdict(low, high, paper_top1):
-    """The interval [low, high] of a difference against the paper's difference (its sign)."""
-    if low <= 0 <= high:
-        return INCONCLUSIVE
-    if not paper_top1:
-        return "no paper direction to compare with"
-    return SAME if (low > 0) == (paper_top1 > 0) else OPPOSITE
-
-
-def first_crossing(xs, ys, threshold):
-    """The first x where the curve (xs, ys) comes down to `threshold`, linearly
-    interpolated between the point before and the first point at or below it; None if no
-    point is. A curve that starts at or below it gives its first x (nothing is known
-    before it)."""
-    for i, (x, y) in enumerate(zip(xs, ys)):
-        if y <= threshold:
-            if i == 0:
-                return x
-            x0, y0 = xs[i - 1], ys[i - 1]
-            return x0 + (y0 - threshold) / (y0 - y) * (x - x0)
-    return None
-
-
-def epochs_to_error(history, threshold, key="top1_error"):
-    """Epochs of training until the training error `key` first reaches `threshold` (the
-    paper's Fig. 1: 25 % training error), from a run's history.json (the metric of epoch
-    e is taken after e + 1 epochs); None if it never does. Times steps per epoch gives
-    steps (`_run_summary`, from the history's `step`)."""
-    return first_crossing([h["epoch"] + 1 for h in history], [h[key] for h in history],
-                          threshold)
+from alexnet_tf.rundir import RunDir
 
 
 # ---------------------------------------------------------------------------- runs
 
-def lr_steps(history):
-    """`[(epoch, learning rate)]`: the rate each run trained with from that epoch on
-    (counted from 1), one entry per change."""
-    steps = []
-    for e in history:
-        lr = e.get("learning_rate")
-        if lr is not None and (not steps or not math.isclose(lr, steps[-1][1], rel_tol=1e-3)):
-            steps.append((e["epoch"] + 1, lr))
-    return steps
-
-
-def learned_nothing(history, num_classes):
-    """Whether a run ended at chance: its last epoch's training loss within 2 % of
-    ln(num_classes), the loss of a net that gives every class the same probability for
-    every image (all units dead after a blow-up, say). Its errors then say nothing about
-    the variant's effect. A loss far above ln(num_classes) is not this: the net's outputs
-    are confident and, often enough, wrong. False when the history has no loss or the
-    number of classes is unknown."""
-    if not history or "loss" not in history[-1] or not num_classes or num_classes < 2:
-        return False
-    return abs(history[-1]["loss"] - math.log(num_classes)) <= 0.02 * math.log(num_classes)
-
-
 def _run_summary(directory, threshold):
-    """One finished run's numbers for the report."""
+    """One finished run's row of the report (`analysis.run_summary`), from its folder."""
     h = S.history(directory)
-    config = read_json(os.path.join(directory, "config.json"), {})
-    row = {"epochs": len(h), "seconds": S.wall_seconds(directory),
-           "epochs_to_threshold": epochs_to_error(h, threshold), "steps_to_threshold": None,
-           "learned_nothing": learned_nothing(h, config.get("model", {}).get("num_classes"))}
-    epoch_times = S.epoch_seconds(h)
-    # The median: robust to epochs that shared the machine or were paused (SIGSTOP).
-    row["median_epoch_seconds"] = statistics.median(epoch_times) if epoch_times else None
-    if row["epochs_to_threshold"] is not None and "step" in h[-1]:  # runs since step was logged
-        steps_per_epoch = h[-1]["step"] / (h[-1]["epoch"] + 1)  # every epoch has as many
-        row["steps_to_threshold"] = row["epochs_to_threshold"] * steps_per_epoch
-    for k in (1, 5):
-        values = [e[f"val_top{k}_error"] for e in h if f"val_top{k}_error" in e]
-        row[f"final_val_top{k}"] = values[-1] if values else None
-        row[f"best_val_top{k}"] = min(values) if values else None
-    return row
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return statistics.fmean(values) if values else None
-
-
-def curve_band(histories, key):
-    """Mean, minimum and maximum over runs of metric `key` per epoch (the epochs all runs
-    have), with the epoch numbers (1 = after the first epoch)."""
-    n = min(len(h) for h in histories)
-    values = np.array([[e[key] for e in h[:n]] for h in histories])
-    return np.arange(1, n + 1), values.mean(0), values.min(0), values.max(0)
+    config = RunDir(directory).read_config() or {}
+    return A.run_summary(h, S.wall_seconds(directory), S.median_epoch_seconds([h]),
+                         config.get("model", {}).get("num_classes"), threshold)
 
 
 def collect(spec, workdir):
@@ -205,84 +56,19 @@ def collect(spec, workdir):
                 continue
             runs[seed] = _run_summary(directory, spec["threshold"])
             histories.append(S.history(directory))
-        mean = {k: _mean([r[k] for r in runs.values()]) for k in
-                next(iter(runs.values()), {}) if k != "learned_nothing"}
-        results[variant] = {"runs": runs, "histories": histories, "mean": mean}
+        results[variant] = {"runs": runs, "histories": histories,
+                            "mean": A.mean_row(runs.values())}
     return results, unfinished
 
 
-def differences(spec, results):
-    """{variant: {"difference", "low", "high", "df", "n", "paper", "verdict"}} of each
-    variant's final validation top-1 error minus the baseline's (None without baseline).
-    A finished run of the variant or of the baseline that learned nothing
-    (`learned_nothing`) makes the verdict "not comparable", whatever else it would be:
-    one dead baseline seed makes every variant's difference meaningless."""
-    if spec["baseline"] is None:
-        return None
-    base = [r["final_val_top1"] for r in results[spec["baseline"]]["runs"].values()]
-    out = {}
-    for variant, result in results.items():
-        if variant == spec["baseline"]:
-            continue
-        finals = [r["final_val_top1"] for r in result["runs"].values()]
-        paper = spec["paper_effects"].get(variant, {}).get("top1")
-        row = {"n": (len(finals), len(base)), "paper": paper}
-        stuck = [f"{name}/seed-{seed}" for name in (variant, spec["baseline"])
-                 for seed, r in results[name]["runs"].items() if r["learned_nothing"]]
-        if len(finals) < 2 or len(base) < 2:
-            row.update(difference=None, low=None, high=None, df=None,
-                       verdict="too few finished seeds (2 per variant needed)")
-        else:
-            d = welch_interval(finals, base)
-            row.update(d._asdict(), verdict=verdict(d.low, d.high, paper))
-        if stuck:  # a failure to train, not the variant's effect on the error
-            row["verdict"] = f"not comparable: {', '.join(stuck)} learned nothing"
-        out[variant] = row
-    return out
-
-
-def mean_interval(values, level=0.95):
-    """The mean of `values` and its one-sample t-interval: `(mean, low, high)`; the
-    interval is None with fewer than 2 values."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, None, None
-    half = t_quantile(0.5 + level / 2, len(values) - 1) * statistics.stdev(values) \
-        / math.sqrt(len(values))
-    return mean, mean - half, mean + half
-
-
-def speedups(spec, results):
-    """Per seed that both `speedup` variants finished: the epochs each took to the
-    threshold and their ratio, slow / fast ({seed: (slow, fast, ratio)}, an epoch or the
-    ratio None where a run never reached the threshold); and the ratios' mean and 95 %
-    t-interval over the seeds where both reached it. None without `speedup`."""
-    s = spec.get("speedup")
-    if not s:
-        return None
-    slow, fast = results[s["slow"]]["runs"], results[s["fast"]]["runs"]
-    seeds = {}
-    for seed in sorted(set(slow) & set(fast)):
-        a, b = slow[seed]["epochs_to_threshold"], fast[seed]["epochs_to_threshold"]
-        seeds[seed] = (a, b, a / b if a is not None and b is not None else None)
-    ratios = [r for _, _, r in seeds.values() if r is not None]
-    mean, low, high = mean_interval(ratios) if ratios else (None, None, None)
-    # A slow run that never got there bounds its ratio from below (its epochs / the
-    # fast run's): left out of the mean, which is then biased low, so they are counted.
-    bounds = {seed: results[s["slow"]]["runs"][seed]["epochs"] / b
-              for seed, (a, b, _) in seeds.items() if a is None and b is not None}
-    return {"seeds": seeds, "mean": mean, "low": low, "high": high, "n": len(ratios),
-            "lower_bounds": bounds, "paper": s.get("paper")}
-
-
 def evaluate_run(directory, data_path, data_dir=None):
-    """Centre and 10-crop top-1/top-5 error of a finished run's model.keras on `data_path`
-    (with `data_dir` for tfds data), kept in the run's evaluation.json until the model or
-    the data changes."""
-    model = os.path.join(directory, "model.keras")
+    """Centre and 10-crop top-1/top-5 error of a finished run's Keras model on `data_path`
+    (with `data_dir` for tfds data), kept in the run's `RunDir.evaluation` until the model
+    or the data changes."""
+    model = RunDir(directory).model
     key = {"model_mtime_ns": os.stat(model).st_mtime_ns, "data": data_path,
            "data_dir": data_dir}
-    path = os.path.join(directory, "evaluation.json")
+    path = RunDir(directory).evaluation
     cached = read_json(path)
     if cached and cached["key"] == key:
         return cached["results"]
@@ -297,34 +83,35 @@ def evaluate_run(directory, data_path, data_dir=None):
 
 
 def conv1_init_correlation(directory):
-    """The correlation of a finished run's conv1 kernel (model.keras) with its kernel at
-    step 0 (`conv1_init.npy`, `alexnet_tf.probe`): near 1, conv1 has hardly left its random
+    """The correlation of a finished run's conv1 kernel (its Keras model) with its kernel
+    at step 0 (`RunDir.conv1_init`, `alexnet_tf.probe`): near 1, conv1 has hardly left its random
     start (as in the He + inputs / 64 runs); None for a run that has no initial kernel."""
     from alexnet_tf import classifier, probe  # TensorFlow: only when evaluating
     init = probe.load_conv1_init(directory)
     if init is None:
         return None
-    model = classifier.load(os.path.join(directory, "model.keras"))
+    model = classifier.load(RunDir(directory).model)
     return probe.correlation(probe.conv1_kernel(model), init)
 
 
 def kernels_figure(directory, path):
-    """The conv1 kernels of a finished run's model.keras as a PNG (the paper's Fig. 3;
+    """The conv1 kernels of a finished run's Keras model as a PNG (the paper's Fig. 3;
     `visualize.conv1_grid`, each pixel 4x4)."""
     from alexnet_tf import classifier, visualize  # TensorFlow: only when evaluating
-    model = classifier.load(os.path.join(directory, "model.keras"))
+    model = classifier.load(RunDir(directory).model)
     visualize.save_png(visualize.conv1_grid(model), path, zoom=4)
 
 
 def validation_data(spec, directory):
     """What `--evaluate` reads for a run, as `(data path, tfds data_dir or None)`: the
     study's `validation_data`, else the run's own validation data (from its
-    config.json; `tfds:NAME:SPLIT` for tfds data, see `data.read_path`)."""
+    saved config; `tfds:NAME:SPLIT` for tfds data, see `data.read_path`)."""
     if spec.get("validation_data"):
         return spec["validation_data"], None
-    data = read_json(os.path.join(directory, "config.json"))["data"]
+    from alexnet_tf.build import shards_glob  # TensorFlow: only when evaluating
+    data = RunDir(directory).read_config()["data"]
     if data["source"] in ("generated", "images"):  # built into the run's folder
-        return os.path.join(directory, "data", "validation-*"), None
+        return shards_glob(RunDir(directory).data, "validation"), None
     if data["source"] in ("tfrecord", "folder"):
         return data["validation"], None
     if data["source"] == "tfds":
@@ -372,7 +159,7 @@ def curves_figure(spec, results, path):
         for variant, result in results.items():
             if not result["histories"]:
                 continue
-            epochs, mean, low, high = curve_band(result["histories"], key)
+            epochs, mean, low, high = A.curve_band(result["histories"], key)
             n = len(result["histories"])
             line, = ax.plot(epochs, mean, marker="o" if len(epochs) < 20 else None,
                             label=f"{variant} ({n} seed{'s' * (n > 1)})")
@@ -480,7 +267,7 @@ def _variant_table(variant, result, spec, top5):
     if stuck:
         lines += ["", f"Learned nothing (training loss at chance, ln of the number of "
                       f"classes, in the last epoch): seed {', '.join(stuck)}."]
-    steps = {seed: lr_steps(h) for seed, h in zip(result["runs"], result["histories"])}
+    steps = {seed: A.lr_steps(h) for seed, h in zip(result["runs"], result["histories"])}
     if any(len(s) > 1 for s in steps.values()):
         lines += ["", "Learning rate (epochs counted from 1): " + "; ".join(
             f"seed {seed}: " + ", ".join(f"{lr:.3g} from epoch {epoch}" for epoch, lr in s)
@@ -522,10 +309,10 @@ def probe_summaries(spec, workdir):
     for variant in spec["variants"]:
         for seed in spec["seeds"]:
             directory = S.run_directory(workdir, variant, seed)
-            records = read_json(os.path.join(directory, probe.PROBE))
+            records = read_json(RunDir(directory).probe)
             if not records:
                 continue
-            config = read_json(os.path.join(directory, "config.json"), {})
+            config = RunDir(directory).read_config() or {}
             classes = config.get("model", {}).get("num_classes", 1000)
             if records[0]["step"] != 0:  # the probe was switched on during the run
                 continue
@@ -620,14 +407,14 @@ def _evaluation_table(evaluation):
     first = next(r for runs in evaluation.values() for r in runs.values())
     k = next(k for k in first["centre"] if k != "top1_error")  # top5, or top<k> below 5 classes
     top_k = k.replace("_error", "").replace("top", "top-")
-    lines = ["Each finished run's model.keras on its validation data; mean over seeds. "
+    lines = ["Each finished run's Keras model on its validation data; mean over seeds. "
              "conv1 vs start: the correlation of its conv1 kernel with the kernel it "
-             "started from (conv1_init.npy; 1: never moved; – for runs made before it was "
+             "started from (1: never moved; – for runs made before it was "
              "saved), per seed.", "",
              f"| variant | seeds | centre top-1 | centre {top_k} | 10-crop top-1 | "
              f"10-crop {top_k} | conv1 vs start |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for variant, runs in evaluation.items():
-        cells = [_pct(_mean([r[crops][key] for r in runs.values()]))
+        cells = [_pct(A.mean_or_none([r[crops][key] for r in runs.values()]))
                  for crops in ("centre", "10-crop") for key in ("top1_error", k)]
         cells.append(", ".join(_g(r.get("conv1_init_corr"), 3) for r in runs.values()))
         lines.append(f"| {variant} | {len(runs)} | " + " | ".join(cells) + " |")
@@ -648,8 +435,8 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
         spec = S.load_study(study_file)
         S.check_runs(S.plan(spec, workdir))
     results, unfinished = collect(spec, workdir)
-    diffs = differences(spec, results)
-    speed = speedups(spec, results)
+    diffs = A.differences(spec, results)
+    speed = A.speedups(spec, results)
     evaluation, kernels = None, {}
     if evaluate:
         evaluation = {}
@@ -718,8 +505,7 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
             "evaluation": evaluation, "unfinished": unfinished, "probes": probes}
 
 
-RUN_RESULTS = ("history.json", "config.json", "evaluation.json", "probe.json",
-               "resources.json")  # small files, no images
+RUN_RESULTS = tuple(os.path.basename(f) for f in RunDir("").result_files())
 
 
 def _results_files(output_dir):

@@ -20,7 +20,8 @@ ml_collections ConfigDict) with these fields:
     description     optional, one line for the report
 
 `run_study(study_file, workdir)` trains every (variant, seed) as an ordinary training workdir
-`WORKDIR/<variant>/seed-<n>/`, each in its own `tools/train.py` process, given the overrides as
+`WORKDIR/<variant>/seed-<n>/`, each in its own `python -m alexnet_tf.train` process (the
+library's `train()`), given the overrides as
 `--config.FIELD=VALUE` flags: `train()` sets process-wide Keras state (precision policy,
 random seeds, op determinism), so a fresh process per run keeps runs independent, a crash
 stays in its run, and every run can be repeated by hand with the command recorded in its
@@ -71,10 +72,10 @@ import configs
 import ml_collections
 
 from alexnet_tf.files import read_json, write_json
+from alexnet_tf.rundir import RunDir
 
 CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
-# The runs go through the training tool, which is in the repository beside the package.
-TRAIN_TOOL = os.path.join(os.path.dirname(CONFIGS), "tools", "train.py")
+TRAIN_COMMAND = (sys.executable, "-m", "alexnet_tf.train")  # the installed package's own
 STUDY_FIELDS = ("base", "variants", "seeds", "overrides", "baseline", "paper_effects",
                 "threshold", "speedup", "validation_data", "description")
 RECORD_EVERY = 10  # seconds: how much wall time a kill -9 can lose from a run's record
@@ -234,7 +235,7 @@ def resolve_config(base, common, overrides, seed, where="the study"):
 
 
 def _flag(key, value, where):
-    """`--config.KEY=VALUE` as tools/train.py's ml_collections config_flags parse it:
+    """`--config.KEY=VALUE` as the train command parses it (`alexnet_tf.config`):
     booleans as true/false (absl's boolean parser), tuples as a Python literal (its tuple
     parser), strings as they are, numbers by repr."""
     if isinstance(value, bool):
@@ -276,7 +277,7 @@ def run_directory(workdir, variant, seed):
 
 
 def plan(spec, workdir):
-    """The study's runs, seed by seed, each with its tools/train.py command (absolute
+    """The study's runs, seed by seed, each with its train command (absolute
     paths, so that it can be repeated by hand from anywhere)."""
     workdir = os.path.abspath(workdir)
     runs = []
@@ -284,7 +285,7 @@ def plan(spec, workdir):
         for variant, overrides in spec["variants"].items():
             directory = run_directory(workdir, variant, seed)
             overrides = {**spec["overrides"], **overrides}
-            command = [sys.executable, TRAIN_TOOL, "--config",
+            command = [*TRAIN_COMMAND, "--config",
                        os.path.join(CONFIGS, spec["base"]), "--workdir", directory,
                        *[_flag(k, v, variant) for k, v in overrides.items()],
                        f"--config.seed={seed}"]
@@ -294,8 +295,8 @@ def plan(spec, workdir):
 
 
 def history(directory):
-    """The run's per-epoch metrics (its history.json), [] if none yet."""
-    return read_json(os.path.join(directory, "history.json"), [])
+    """The run's per-epoch metrics, [] if none yet."""
+    return RunDir(directory).read_history()
 
 
 def epoch_seconds(history):
@@ -304,9 +305,17 @@ def epoch_seconds(history):
     return [e["epoch_seconds"] for e in history if "epoch_seconds" in e]
 
 
+def median_epoch_seconds(histories):
+    """The median epoch time over every epoch of `histories` that logged one, None if none
+    did: a median, robust to epochs that shared the machine or were paused (SIGSTOP,
+    stopped sessions)."""
+    times = [t for h in histories for t in epoch_seconds(h)]
+    return statistics.median(times) if times else None
+
+
 def record(directory):
-    """The run's study_run.json: its command and attempts."""
-    return read_json(os.path.join(directory, "study_run.json"), {"attempts": []})
+    """The run's study record (`RunDir.study_run`): its command and attempts."""
+    return read_json(RunDir(directory).study_run, {"attempts": []})
 
 
 def wall_seconds(directory):
@@ -316,11 +325,11 @@ def wall_seconds(directory):
 
 
 def is_finished(directory, epochs):
-    """A run is finished when it has model.keras, a history.json whose last epoch is
-    epochs - 1, and its train command exited with 0: train() writes model.keras before
-    classes.txt and the SavedModel, so the files alone can look finished after a kill."""
+    """A run is finished when it has its Keras model, a history whose last epoch is
+    epochs - 1, and its train command exited with 0: train() writes the Keras model before
+    the class list and the SavedModel, so the files alone can look finished after a kill."""
     h, attempts = history(directory), record(directory)["attempts"]
-    return (os.path.exists(os.path.join(directory, "model.keras")) and bool(h)
+    return (os.path.exists(RunDir(directory).model) and bool(h)
             and h[-1]["epoch"] == epochs - 1 and bool(attempts)
             and attempts[-1]["exit_code"] == 0)
 
@@ -342,10 +351,8 @@ def time_left(runs):
     and TFRecord build. Only if no finished run logged epoch times (histories older than
     epoch_seconds), their wall time per epoch instead; None if there is neither."""
     done = [r for r in runs if is_finished(r.directory, r.epochs)]
-    epoch_times = [t for r in done for t in epoch_seconds(history(r.directory))]
-    if epoch_times:
-        per_epoch = statistics.median(epoch_times)
-    else:
+    per_epoch = median_epoch_seconds(history(r.directory) for r in done)
+    if per_epoch is None:
         done = [r for r in done if wall_seconds(r.directory)]
         if not done:
             return None
@@ -400,7 +407,7 @@ def prepare_workdir(spec, workdir):
 
 
 def data_settings(config):
-    """What a run's built data depends on, from its config as saved (config.json): its
+    """What a run's built data depends on, from its config as saved (`RunDir.config`): its
     `data` fields and seed. More than the builder reads (data.shuffle_buffer, say), so
     some runs that could share do not; never less."""
     return config.get("data"), config.get("seed")
@@ -413,17 +420,16 @@ def share_data(run, runs):
     when complete, so an interrupted share leaves no partial data folder. Returns a line
     for the log, or None if `run` has a data folder already or no run has one to give.
     An error (a full disk, say) is no failure: the run builds its own data."""
-    destination = os.path.join(run.directory, "data")
+    destination = RunDir(run.directory).data
     if os.path.exists(destination):
         return None
     wanted = data_settings(_jsonable(
         resolve_config(run.base, {}, run.overrides, run.seed).to_dict()))
     for other in runs:
-        source = os.path.join(other.directory, "data")
+        source = RunDir(other.directory).data
         if (other is run or not os.path.isdir(source)
                 or not is_finished(other.directory, other.epochs)
-                or data_settings(read_json(os.path.join(other.directory, "config.json"),
-                                           {})) != wanted):
+                or data_settings(RunDir(other.directory).read_config() or {}) != wanted):
             continue
         partial, copied = destination + ".sharing", []
 
@@ -490,10 +496,10 @@ def train_run(run, lock):
     attempt = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
                "seconds": 0.0, "exit_code": None}
     rec["attempts"].append(attempt)
-    path = os.path.join(run.directory, "study_run.json")
+    path = RunDir(run.directory).study_run
     write_json(path, rec)
     start = time.monotonic()
-    with open(os.path.join(run.directory, "train.log"), "a") as log:
+    with open(RunDir(run.directory).train_log, "a") as log:
         log.write(f"\n=== {attempt['started']}: {rec['command']}\n")
         log.flush()
         die_with_us = (functools.partial(_die_with_parent, os.getpid())
@@ -521,7 +527,7 @@ def train_run(run, lock):
 def _last_error(directory):
     """The train command's error line (its last line starting with "error:", else its last
     line) from train.log."""
-    with open(os.path.join(directory, "train.log")) as f:
+    with open(RunDir(directory).train_log) as f:
         lines = [line.strip() for line in f if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
     return (errors or lines or ["(no output)"])[-1]

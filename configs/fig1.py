@@ -10,13 +10,15 @@ here; Imagenette's 9,469 training images (10 ImageNet classes), built into the u
 256x256 TFRecords and box-averaged to 32x32 inside the net, stand in for it. The study
 configs/studies/fig1_sweep.py sweeps the learning rate of each activation.
 """
+from alexnet_tf.config import field
 from configs import imagenette
 
 
 def get_config():
     c = imagenette.get_config()
     c.net = "fig1"
-    c.model = dict(num_classes=10, activation="relu")  # fig1_net keyword arguments
+    c.model = dict(  # fig1_net keyword arguments (alexnet_tf.config.field: configs/paper.py)
+        num_classes=field(10, "[1, inf)"), activation=field("relu", ("relu", "tanh")))
     # Fig. 1: "no regularization of any kind": no weight decay, dropout or augmentation.
     c.augment.enabled = False      # the whole 256x256 image, no flips or lighting
     c.augment.input_scale = 1 / 64  # pixels minus the mean, about unit scale (Glorot init)

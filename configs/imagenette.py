@@ -40,16 +40,14 @@ Departures in the schedule, not the net:
 * The validation images also decide the schedule, as in the paper (its "validation
   error"): the reported error is on the images the plateau rule watched.
 """
-from ml_collections.config_dict import placeholder
-
 from configs import paper
 
 
 def get_config():
     c = paper.get_config()
     c.data.source = "images"
-    c.data.train = placeholder(str)          # the train/ folder of <class>/<image>
-    c.data.validation = placeholder(str)     # the val/ folder
+    c.data.train = None            # to give: the train/ folder of <class>/<image>
+    c.data.validation = None       # to give: the val/ folder
     c.model.num_classes = 10
     c.model.init_bias = 0.1        # the one departure from Sec. 5's start (see above)
     c.epochs = 90

@@ -6,7 +6,13 @@ r"""The paper's recipe (Krizhevsky et al. 2012, Sec. 5) on ImageNet TFRecords.
 Build the TFRecords first (README: "From a raw ILSVRC2012 download to TFRecords").
 """
 import ml_collections
-from ml_collections.config_dict import placeholder
+
+from alexnet_tf.config import field
+
+
+# Every field is declared with `field` (alexnet_tf.config): its default, and so its type
+# (a type instead: the default is None), and its range: an interval ("[1, inf)": at least
+# 1) or the values allowed. alexnet_tf.config.check enforces them before training starts.
 
 
 def get_config():
@@ -19,72 +25,99 @@ def get_config():
     # "generated": the package's procedural shapes (data.generated), built likewise.
     # "tfds": data.train is a prepared tfds dataset (name, or its directory); "folder": image
     #         trees read as is.
-    c.data.source = "tfrecord"
-    c.data.train = "data/train-*"
-    c.data.validation = "data/validation-*"
-    c.data.classes = placeholder(str)            # default: the builder's train.classes.txt
-    c.data.train_examples = placeholder(int)     # default: the manifest's count
-    c.data.train_split, c.data.validation_split = "train", "validation"  # tfds
-    c.data.data_dir = placeholder(str)           # tfds
-    c.data.shuffle_buffer = 10_000     # serialized records
-    c.data.shard_policy = "auto"       # tf.distribute auto-sharding: auto, file, data, off
-    c.data.fixed_order = True          # each epoch's order fixed by the seed (exact resume)
+    c.data.source = field("tfrecord", ("tfrecord", "images", "generated", "tfds", "folder"))
+    c.data.train = field("data/train-*", path="data", optional=True)  # None: must be given
+    c.data.validation = field("data/validation-*", path="data", optional=True)
+    c.data.classes = field(str, path="file")     # default: the builder's train.classes.txt
+    c.data.train_examples = field(int, "[1, inf)")  # default: the manifest's count
+    c.data.train_split = field("train")          # tfds
+    c.data.validation_split = field("validation")  # tfds
+    c.data.data_dir = field(str, path="dir")     # tfds
+    c.data.shuffle_buffer = field(10_000, "[1, inf)")  # serialized records
+    # tf.distribute auto-sharding
+    c.data.shard_policy = field("auto", ("auto", "file", "data", "off"))
+    c.data.fixed_order = field(True)   # each epoch's order fixed by the seed (exact resume)
     # TFRecords only: drop records that cannot be read or decoded, counted per epoch in the
     # history (records_dropped, val_records_dropped), instead of stopping the run.
-    c.data.skip_bad_records = False
-    c.data.generated = ml_collections.ConfigDict(
-        dict(classes=8, train_per_class=200, val_per_class=50, seed=0))
+    c.data.skip_bad_records = field(False)
+    c.data.generated = ml_collections.ConfigDict(dict(  # alexnet_tf.synthetic.make_dataset
+        classes=field(8, "[2, 8]"),    # of its 8 kinds of shapes and textures
+        train_per_class=field(200, "[1, inf)"), val_per_class=field(50, "[1, inf)"),
+        seed=field(0, "[0, inf)")))
 
-    c.net = "alexnet"                  # or "fig1": alexnet_tf.model.fig1_net (configs/fig1.py)
+    # "fig1": alexnet_tf.model.fig1_net (configs/fig1.py)
+    c.net = field("alexnet", ("alexnet", "fig1"))
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
-        num_classes=1000, towers=2, activation="relu", lrn=True,
-        pool_size=(3, 3, 3), pool_stride=(2, 2, 2),  # Sec. 3.4: pool1, pool2, pool5
-        dropout=0.5, initializer="paper", filters=(96, 256, 384, 384, 256), fc_units=4096,
-        init_std=(0.01,) * 8,          # Sec. 5 ("paper" initializer): conv1..conv5, fc6..fc8
-        init_bias=1.0,                 # Sec. 5: conv2/4/5, fc6/7 biases ("paper" initializer)
-        lrn_alpha=1e-4,                # Sec. 3.3, in the paper's units (0..255 pixels minus
-                                       # the mean): the net gets lrn_alpha / input_scale**2,
-                                       # so LRN acts alike at any augment.input_scale
-        input_downsample=1,            # 1: the paper (2: configs/studies/ablations.py)
-        conv1_init_std=placeholder(float)))  # unset: as initializer (0.01: configs/demo.py)
+        num_classes=field(1000, "[1, inf)"), towers=field(2, (1, 2)),
+        activation=field("relu", ("relu", "tanh")), lrn=field(True),
+        # Sec. 3.4: pool1, pool2, pool5
+        pool_size=field((3, 3, 3), "[1, inf)", length=3),
+        pool_stride=field((2, 2, 2), "[1, inf)", length=3),
+        dropout=field(0.5, "[0, 1)"), initializer=field("paper", ("paper", "he")),
+        filters=field((96, 256, 384, 384, 256), "[1, inf)", length=5),  # conv1..conv5
+        fc_units=field(4096, "[1, inf)"),
+        # Sec. 5 ("paper" initializer): conv1..conv5, fc6..fc8
+        init_std=field((0.01,) * 8, "(0, inf)", length=8),
+        # Sec. 5: conv2/4/5, fc6/7 biases ("paper" initializer)
+        init_bias=field(1.0, "(-inf, inf)"),
+        lrn_alpha=field(1e-4, "[0, inf)"),  # Sec. 3.3, in the paper's units (0..255 pixels
+                                       # minus the mean): the net gets lrn_alpha /
+                                       # input_scale**2, so LRN acts alike at any
+                                       # augment.input_scale
+        # 1: the paper (2: configs/studies/ablations.py); 4 leaves conv5's maps too small
+        input_downsample=field(1, (1, 2, 3)),
+        # unset: as initializer (0.01: configs/demo.py)
+        conv1_init_std=field(float, "(0, inf)")))
 
-    c.batch_size = 128                 # Sec. 5
-    c.epochs = 90                      # Sec. 5: "roughly 90 cycles"
-    c.steps_per_epoch = placeholder(int)  # default: train examples // batch_size
+    c.batch_size = field(128, "[1, inf)")  # Sec. 5
+    c.epochs = field(90, "[1, inf)")   # Sec. 5: "roughly 90 cycles"
+    c.steps_per_epoch = field(int, "[1, inf)")  # default: train examples // batch_size
     c.optimizer = ml_collections.ConfigDict(dict(
-        learning_rate=0.01,            # Sec. 5
-        momentum=0.9,                  # Sec. 5
-        weight_decay=5e-4,             # Sec. 5, inside the momentum update (PaperSGD)
-        schedule="plateau",            # Sec. 5: /10 when validation error stops improving
-        lr_factor=0.1,
-        plateau_patience=5,            # the paper does not say how long it waited
-        plateau_window=1,              # epochs of validation error averaged (1: the last)
-        plateau_min_delta=0.0,         # an improvement smaller than this does not count
-        max_reductions=3,              # Sec. 5: "reduced three times prior to termination"
-        step_epochs=(30, 60, 80),      # with schedule="step"
-        warmup_epochs=0.0))            # not in the paper: lr ramps up linearly over these
+        learning_rate=field(0.01, "(0, inf)"),  # Sec. 5
+        momentum=field(0.9, "[0, 1)"),          # Sec. 5
+        weight_decay=field(5e-4, "[0, inf)"),   # Sec. 5, inside the momentum update
+        # Sec. 5: /10 when validation error stops improving
+        schedule=field("plateau", ("plateau", "step")),
+        lr_factor=field(0.1, "(0, 1]"),
+        plateau_patience=field(5, "[1, inf)"),  # the paper does not say how long it waited
+        # epochs of validation error averaged (1: the last)
+        plateau_window=field(1, "[1, inf)"),
+        # an improvement (of the error, 0..1) smaller than this does not count
+        plateau_min_delta=field(0.0, "[0, 1)"),
+        # Sec. 5: "reduced three times prior to termination"
+        max_reductions=field(3, "[0, inf)"),
+        # with schedule="step": the epochs at which lr is multiplied by lr_factor
+        step_epochs=field((30, 60, 80), "[1, inf)", length="[1, inf)"),
+        # not in the paper: lr ramps up linearly over these
+        warmup_epochs=field(0.0, "[0, inf)")))
 
     c.augment = ml_collections.ConfigDict(dict(   # alexnet_tf.augment.PaperAugmentation
-        enabled=True,                  # Sec. 4.1: random crops, flips, PCA lighting
-        lighting_std=0.1,              # Sec. 4.1
-        stats="published",             # or a tools/compute_stats.py file
-        per_pixel_mean=False,          # Sec. 2 subtracts the mean image: needs a stats file
-        input_scale=1.0))              # pixels 0..255 minus the mean (1/64 with "he" init)
-    c.strategy = "default"             # default, towers, mirrored, multi_worker
-    c.peer_timeout = 300.0             # multi_worker: seconds a worker waits for the others to join
+        enabled=field(True),           # Sec. 4.1: random crops, flips, PCA lighting
+        lighting_std=field(0.1, "[0, inf)"),    # Sec. 4.1
+        # or a tools/compute_stats.py file
+        stats=field("published", ("published",), path="file"),
+        # Sec. 2 subtracts the mean image: needs a stats file
+        per_pixel_mean=field(False),
+        # pixels 0..255 minus the mean (1/64 with "he" init)
+        input_scale=field(1.0, "(0, inf)")))
+    c.strategy = field("default", ("default", "towers", "mirrored", "multi_worker"))
+    # multi_worker: seconds a worker waits for the others to join
+    c.peer_timeout = field(300.0, "(0, inf)")
     # "auto": the fastest path of this machine (alexnet_tf.distribute.compute_path):
     # mixed_bfloat16 on CPUs with bfloat16 instructions and A100/H100-class GPUs,
     # mixed_float16 on older GPUs, float32 elsewhere; XLA on GPUs only. The paper trained
     # in float32 (its numbers assume it): --config.precision=float32 for that path.
-    c.precision = "auto"               # or float32, mixed_bfloat16, mixed_float16
-    c.jit_compile = "auto"             # or "true" / "false" (a string: --config.jit_compile=false)
-    c.seed = 0
-    c.op_determinism = False           # TF op determinism (slower; the resume tests use it)
-    c.checkpoint_every_steps = 1000    # plus one at the end of every epoch
-    c.histogram_freq = 1               # weight histograms every N epochs (0: none)
-    c.log_every_steps = 100            # TensorBoard's step/ scalars every N steps (0: none)
+    c.precision = field("auto", ("auto", "float32", "mixed_bfloat16", "mixed_float16"))
+    # a string: --config.jit_compile=false
+    c.jit_compile = field("auto", ("auto", "true", "false", "True", "False"))
+    c.seed = field(0, "[0, 4294967295]")  # numpy's seeds are 32 bits
+    c.op_determinism = field(False)    # TF op determinism (slower; the resume tests use it)
+    c.checkpoint_every_steps = field(1000, "[0, inf)")  # plus one at the end of every epoch
+    c.histogram_freq = field(1, "[0, inf)")   # weight histograms every N epochs (0: none)
+    # TensorBoard's step/ scalars every N steps (0: none)
+    c.log_every_steps = field(100, "[0, inf)")
     # Every N steps, per-layer activation and gradient scales, dead ReLUs and conv1's
     # distance from its start on one fixed validation batch, into WORKDIR/probe.json (0: off).
-    c.probe_every_steps = 0
-    c.verbose = 1                      # Keras progress: 1 bar, 2 one line per epoch
+    c.probe_every_steps = field(0, "[0, inf)")
+    c.verbose = field(1, (0, 1, 2))    # Keras progress: 0 none, 1 bar, 2 one line per epoch
     return c

@@ -96,7 +96,7 @@ def test_a_non_image_file_in_a_folder_is_named_and_can_be_skipped(trained, tmp_p
 
 @pytest.mark.parametrize("name,args,expected", [
     ("evaluate.py", ["--model", "{tmp}/nowhere", "--data", "{run}/data/validation-*"],
-     ["nowhere", "not a .keras file or a training workdir"]),
+     ["--model", "nowhere does not exist"]),
     ("evaluate.py", ["--model", "{run}", "--data", "{tmp}/none-*"], ["no TFRecord files match"]),
     ("export.py", ["--model", "{run}/saved_model", "--output", "{tmp}/e"],
      ["already a SavedModel"]),

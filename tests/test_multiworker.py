@@ -16,14 +16,14 @@ import time
 import numpy as np
 import pytest
 
-from alexnet_tf import checkpoint, distribute
+from alexnet_tf import checkpoint, multiworker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "tools", "train.py")
 TINY = os.path.join(ROOT, "configs", "tiny.py")
 # From a kill to the survivor's exit: the peer watch notices a closed address within 2 s,
 # a silent one within HEARTBEAT_TIMEOUT; a few seconds more for the process to end.
-LOST_BOUND = distribute.HEARTBEAT_TIMEOUT + 5
+LOST_BOUND = multiworker.HEARTBEAT_TIMEOUT + 5
 
 
 def free_ports(n):
@@ -76,13 +76,13 @@ def config_file(tmp_path, **fields):
 
 
 def test_tf_config_is_read_and_its_mistakes_named():
-    cluster = distribute.Cluster.from_env({"TF_CONFIG": tf_config([1, 2], 1)})
+    cluster = multiworker.Cluster.from_env({"TF_CONFIG": tf_config([1, 2], 1)})
     assert (cluster.rank, cluster.is_chief, cluster.size) == (1, False, 2)
     assert cluster.peers == [("worker", 0, "localhost:1")]
     assert cluster.name() == "worker 1 (localhost:2)"
     with_chief = {"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]},
                   "task": {"type": "worker", "index": 0}}
-    cluster = distribute.Cluster.from_env({"TF_CONFIG": json.dumps(with_chief)})
+    cluster = multiworker.Cluster.from_env({"TF_CONFIG": json.dumps(with_chief)})
     assert (cluster.rank, cluster.is_chief) == (1, False)  # the chief task is the chief
     for env, says in [({}, "needs the TF_CONFIG environment variable"),
                       ({"TF_CONFIG": "{"}, "not valid JSON"),
@@ -91,15 +91,15 @@ def test_tf_config_is_read_and_its_mistakes_named():
                                                  "task": {"type": "worker", "index": 0}})},
                        "chief and worker tasks only")]:
         with pytest.raises(ValueError, match=says):
-            distribute.Cluster.from_env(env)
+            multiworker.Cluster.from_env(env)
 
 
 def test_auto_shard_policy_files_when_every_worker_gets_one():
-    assert distribute.shard_policy("auto", 1024, 2)[0] == "file"
-    assert distribute.shard_policy("auto", 2, 2)[0] == "file"
-    assert distribute.shard_policy("auto", 1, 2) == ("data", "1 file for 2 workers")
-    assert distribute.shard_policy("auto", None, 2)[0] == "data"  # not read from files
-    assert distribute.shard_policy("off", 1, 2)[0] == "off"  # as configured
+    assert multiworker.shard_policy("auto", 1024, 2)[0] == "file"
+    assert multiworker.shard_policy("auto", 2, 2)[0] == "file"
+    assert multiworker.shard_policy("auto", 1, 2) == ("data", "1 file for 2 workers")
+    assert multiworker.shard_policy("auto", None, 2)[0] == "data"  # not read from files
+    assert multiworker.shard_policy("off", 1, 2)[0] == "off"  # as configured
 
 
 def test_a_worker_alone_says_whom_it_waits_for_then_gives_up_with_one_line(tmp_path):
@@ -147,17 +147,17 @@ def test_workers_that_disagree_are_refused_before_any_step(tmp_path):
 
 STATE_CHECK = """
 import tensorflow as tf
-from alexnet_tf import distribute
+from alexnet_tf import multiworker
 
-cluster = distribute.Cluster.from_env()
-strategy = distribute.multi_worker_strategy(cluster, 60)
+cluster = multiworker.Cluster.from_env()
+strategy = multiworker.multi_worker_strategy(cluster, 60)
 weights = {"w": tf.Variable([1.0, 2.0])}
-distribute.check_same_state(strategy, cluster, 2, 3, weights)  # the same everywhere
+multiworker.check_same_state(strategy, cluster, 2, 3, weights)  # the same everywhere
 if cluster.rank == 1:
     weights["w"].assign([1.0, 2.5])
 try:
-    distribute.check_same_state(strategy, cluster, 2, 3 + cluster.rank, weights)
-except distribute.WorkersDisagree as e:
+    multiworker.check_same_state(strategy, cluster, 2, 3 + cluster.rank, weights)
+except multiworker.WorkersDisagree as e:
     print(f"refused: {e}")
 """
 
@@ -271,3 +271,15 @@ def test_a_rerun_after_a_kill_ends_with_the_weights_of_an_uninterrupted_run(tmp_
     assert whole.keys() == resumed.keys()
     for key in whole:
         np.testing.assert_array_equal(whole[key], resumed[key], err_msg=key)
+
+
+def test_the_single_device_path_imports_no_multi_worker_code(tmp_path):
+    """Only the multi_worker strategy loads alexnet_tf.multiworker (TCP probes, a watchdog
+    thread, TF's coordination service)."""
+    code = ("import sys; from alexnet_tf import runtime, train; from configs import tiny; "
+            f"rt = runtime.create(tiny.get_config(), {str(tmp_path)!r}); "
+            "assert rt.is_chief and rt.workers == 1; "
+            "print(sorted(m for m in sys.modules if m.startswith('alexnet_tf')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    assert "alexnet_tf.train" in out and "alexnet_tf.multiworker" not in out, out

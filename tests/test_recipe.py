@@ -14,7 +14,8 @@ import pytest
 from alexnet_tf import alexnet, probe
 from alexnet_tf import report as R
 from alexnet_tf.layers import LocalResponseNormalization
-from alexnet_tf.train import net_lrn_alpha, training_model
+from alexnet_tf.rundir import RunDir
+from alexnet_tf.recipe import net_lrn_alpha, training_model
 
 CONFIGS = sorted(p.stem for p in (pathlib.Path(__file__).parents[1] / "configs").glob("*.py")
                  if p.stem != "__init__")
@@ -131,7 +132,7 @@ def test_conv1_init_correlation_from_fixture_weights(tmp_path):
         kernel.assign(new[..., t * per_tower:(t + 1) * per_tower])
     model.save(str(tmp_path / "model.keras"))
     assert R.conv1_init_correlation(str(tmp_path)) == pytest.approx(1 / math.sqrt(2), abs=1e-5)
-    os.remove(tmp_path / probe.CONV1_INIT)
+    os.remove(RunDir(str(tmp_path)).conv1_init)
     assert R.conv1_init_correlation(str(tmp_path)) is None
 
 
@@ -193,7 +194,7 @@ def test_probe_known_answers(tmp_path):
     conv2's kernel a zero gradient; lrn1's median divisor is the paper's formula evaluated
     by hand on conv1's outputs (two towers of 4 maps, windows of 5 within a tower)."""
     from configs import tiny
-    from alexnet_tf.train import compile_model
+    from alexnet_tf.recipe import compile_model
     config = tiny.get_config()
     model = training_model(config)
     compile_model(model, config, jit_compile=False)
@@ -229,7 +230,7 @@ def test_a_run_saved_before_the_alpha_rule_is_not_resumed_with_another_lrn():
     `model.init_bias`) and scaled its inputs would resume with an LRN 4096 times
     stronger: refused in one line; the same run at input scale 1 resumes."""
     from configs import tiny
-    from alexnet_tf.train import check_resume_config
+    from alexnet_tf.checkpoint import check_resume_config
     config = tiny.get_config()
     old = json.loads(json.dumps(config.to_dict()))
     del old["model"]["init_bias"]

@@ -80,4 +80,4 @@ def test_tool_runs(tmp_path):
     run = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "compute_stats.py"),
                           "--records", str(tmp_path / "none-*"), "--output",
                           str(tmp_path / "t.npz")], capture_output=True, text=True)
-    assert run.returncode != 0 and "error: no TFRecord files match" in run.stderr
+    assert run.returncode != 0 and "no TFRecord files match it" in run.stderr

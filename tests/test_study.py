@@ -15,11 +15,11 @@ import sys
 import time
 
 import pytest
-from absl import flags
-from ml_collections import config_flags
 
+from alexnet_tf import analysis as A
 from alexnet_tf import report as R
 from alexnet_tf import study as S
+from alexnet_tf.config import parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "study.py")
@@ -324,7 +324,8 @@ def test_bad_input_is_one_error_line(tmp_path, case):
 
 def test_overrides_reach_train_flags_with_their_types(tmp_path):
     """Booleans, tuples, floats, ints and strings given as --config.FIELD=VALUE are parsed
-    by ml_collections' config_flags (as tools/train.py does) into the study's config."""
+    by the train command's parser (`alexnet_tf.config.parse`) into the study's config, and
+    the run goes through the library's own train module."""
     path = tmp_path / "types.py"
     path.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[3], variants={'v': "
                     "{'model': {'lrn': False, 'filters': [8, 16, 16, 16, 8]}, "
@@ -334,14 +335,13 @@ def test_overrides_reach_train_flags_with_their_types(tmp_path):
     spec = S.load_study(str(path))
     assert spec["variants"]["v"]["model.filters"] == [8, 16, 16, 16, 8]  # nested: flattened
     (run,) = S.plan(spec, str(tmp_path / "w"))
-    assert run.command[2:4] == ["--config", os.path.join(S.CONFIGS, "tiny.py")]
-    argv = ["train.py", *run.command[2:4], *[a for a in run.command if a.startswith("--config.")]]
-    values = flags.FlagValues()
-    holder = config_flags.DEFINE_config_file("config", flag_values=values, sys_argv=argv)
-    values(argv)
+    assert run.command[1:3] == ["-m", "alexnet_tf.train"]
+    start = run.command.index("--config")
+    assert run.command[start + 1] == os.path.join(S.CONFIGS, "tiny.py")
+    config, _ = parse(run.command[start:], paths=False)
     expected = S.resolve_config(spec["base"], spec["overrides"], spec["variants"]["v"], 3)
-    assert holder.value.to_dict() == expected.to_dict()
-    assert holder.value.model.filters == (8, 16, 16, 16, 8) and holder.value.model.lrn is False
+    assert config.to_dict() == expected.to_dict()
+    assert config.model.filters == (8, 16, 16, 16, 8) and config.model.lrn is False
 
 
 def test_a_configdict_study_is_the_same_as_a_dict_study(tmp_path):
@@ -419,11 +419,11 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert summary["results"]["opposite"]["mean"]["epochs_to_threshold"] is None
 
     # Learning curves: mean and min-max band over the seeds, per epoch.
-    epochs, mean, low, high = R.curve_band(base["histories"], "top1_error")
+    epochs, mean, low, high = A.curve_band(base["histories"], "top1_error")
     assert list(epochs) == [1, 2, 3]
     assert mean == pytest.approx([0.9, 0.5, 0.2]) and low == pytest.approx([0.9, 0.4, 0.2])
     assert high == pytest.approx([0.9, 0.6, 0.2])
-    _, mean, low, high = R.curve_band(base["histories"], "val_top1_error")
+    _, mean, low, high = A.curve_band(base["histories"], "val_top1_error")
     assert (mean[-1], low[-1], high[-1]) == pytest.approx((0.32, 0.30, 0.34))
 
     # Welch by hand. "same" and "opposite": both sides have variance 0.0004 over 3 seeds, so
@@ -482,10 +482,10 @@ def test_a_run_that_learned_nothing_makes_its_difference_not_comparable(tmp_path
     assert "Learned nothing (training loss at chance, ln of the number of classes, in the " \
         "last epoch): seed 1." in text
     assert text.count("Learned nothing") == 1
-    assert R.learned_nothing([{"loss": 0.9 * math.log(10)}], 10) is False
-    assert R.learned_nothing([{"loss": 1.02 * math.log(10) - 1e-6}], 10) is True
-    assert R.learned_nothing([{"loss": 6.5}], 10) is False  # confident, often wrong
-    assert R.learned_nothing([{"loss": math.log(10)}], None) is False  # classes unknown
+    assert A.learned_nothing([{"loss": 0.9 * math.log(10)}], 10) is False
+    assert A.learned_nothing([{"loss": 1.02 * math.log(10) - 1e-6}], 10) is True
+    assert A.learned_nothing([{"loss": 6.5}], 10) is False  # confident, often wrong
+    assert A.learned_nothing([{"loss": math.log(10)}], None) is False  # classes unknown
 
 
 def test_a_study_with_only_its_baseline_says_so_instead_of_an_empty_table(tmp_path):
@@ -529,27 +529,46 @@ def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):
     assert S.time_left([old, fresh]) == pytest.approx(250.0 * 4)
 
 
-def test_t_quantiles_match_the_tables():
-    for df, t in [(1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445), (10, 2.228139),
-                  (30, 2.042272)]:
-        assert R.t_quantile(0.975, df) == pytest.approx(t, abs=1e-6), df
-    assert R.t_quantile(0.995, 5) == pytest.approx(4.032143, abs=1e-6)
-    assert R.t_quantile(0.025, 4) == pytest.approx(-2.776445, abs=1e-6)
-    assert 3.182446 < R.t_quantile(0.975, 2.5) < 4.302653  # Welch's df are not integers
+def test_t_intervals_match_textbook_values():
+    # One sample: 1..5 has mean 3 and standard error sqrt(2.5 / 5); t_{0.975, 4} = 2.776445.
+    mean, low, high = A.mean_interval([1, 2, 3, 4, 5])
+    assert (mean, low, high) == pytest.approx((3, 3 - 2.776445 * math.sqrt(0.5),
+                                               3 + 2.776445 * math.sqrt(0.5)), abs=1e-6)
+    # 2, 4, 4, 4, 5, 5, 7, 9: mean 5, variance 32 / 7; t_{0.995, 7} = 3.499483.
+    half = 3.499483 * math.sqrt(32 / 7 / 8)
+    assert A.mean_interval([2, 4, 4, 4, 5, 5, 7, 9], level=0.99) == pytest.approx(
+        (5, 5 - half, 5 + half), abs=1e-6)
+    assert A.mean_interval([2.0, 2.0]) == (2.0, 2.0, 2.0)  # no spread: no width
+    assert A.mean_interval([2.0]) == (2.0, None, None)
+    # Welch by hand: equal variances (1) and sizes (3) give df = (2/3)^2 / (2 (1/3)^2 / 2) = 4.
+    d = A.welch_interval([1, 2, 3], [4, 5, 6])
+    half = 2.776445 * math.sqrt(2 / 3)
+    assert tuple(d) == pytest.approx((-3, -3 - half, -3 + half, 4), abs=1e-6)
+    # Welch's df are not whole numbers: R's t.test(extra ~ group, data = sleep) (Student's
+    # sleep data) prints df = 17.776, 95 percent confidence interval -3.3654832 0.2054832.
+    d = A.welch_interval([0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0],
+                         [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4])
+    assert (d.difference, d.low, d.high) == pytest.approx((-1.58, -3.3654832, 0.2054832),
+                                                          abs=1e-7)
+    assert d.df == pytest.approx(17.776, abs=5e-4)
+    d = A.welch_interval([0.3, 0.3], [0.2, 0.2])  # no spread: the difference, no df
+    assert (d.difference, d.low, d.high, d.df) == (pytest.approx(0.1),) * 3 + (None,)
+    with pytest.raises(ValueError, match="2 values or more"):
+        A.welch_interval([0.3], [0.2, 0.25])
 
 
 def test_first_crossing_interpolates_between_points():
     curve = [0.9, 0.5, 0.2, 0.1]
-    assert R.first_crossing([1, 2, 3, 4], curve, 0.25) == pytest.approx(2 + 0.25 / 0.3)
-    assert R.first_crossing([100, 200, 300, 400], curve, 0.25) == pytest.approx(
+    assert A.first_crossing([1, 2, 3, 4], curve, 0.25) == pytest.approx(2 + 0.25 / 0.3)
+    assert A.first_crossing([100, 200, 300, 400], curve, 0.25) == pytest.approx(
         200 + 100 * 0.25 / 0.3)  # steps as well as epochs
-    assert R.first_crossing([1, 2, 3, 4], curve, 0.5) == 2  # reached exactly at a point
-    assert R.first_crossing([1, 2, 3, 4], [0.9, 0.3, 0.5, 0.2], 0.4) == pytest.approx(
+    assert A.first_crossing([1, 2, 3, 4], curve, 0.5) == 2  # reached exactly at a point
+    assert A.first_crossing([1, 2, 3, 4], [0.9, 0.3, 0.5, 0.2], 0.4) == pytest.approx(
         1 + 0.5 / 0.6)  # the first time, not the last
-    assert R.first_crossing([1, 2, 3, 4], curve, 0.05) is None
-    assert R.first_crossing([1, 2], [0.2, 0.1], 0.25) == 1  # nothing known before the first
+    assert A.first_crossing([1, 2, 3, 4], curve, 0.05) is None
+    assert A.first_crossing([1, 2], [0.2, 0.1], 0.25) == 1  # nothing known before the first
     history = [{"epoch": e, "top1_error": v} for e, v in enumerate(curve)]
-    assert R.epochs_to_error(history, 0.25) == pytest.approx(2 + 0.25 / 0.3)
+    assert A.epochs_to_error(history, 0.25) == pytest.approx(2 + 0.25 / 0.3)
 
 
 def test_speedup_ratios_match_a_hand_computation(tmp_path):

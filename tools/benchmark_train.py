@@ -10,45 +10,38 @@ prints which path `precision="auto"` / `jit_compile="auto"` picks on this machin
 
 On a CPU machine the CPU is split into two logical devices so that `towers` can run.
 """
-import argparse
 import json
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def _choices(text, allowed, flag):
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    bad = [v for v in values if v not in allowed]
-    if bad or not values:
-        sys.exit(f"error: {flag} {text!r}: use a comma-separated list of {', '.join(allowed)}")
-    return values
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--placements", default="default,towers", help="default, towers")
+def build_parser():
+    p = cli.Parser(__doc__)
+    p.add_argument("--placements", type=cli.comma_list("default", "towers"),
+                   default="default,towers", help="default, towers")
     p.add_argument("--precisions", default="float32,mixed_bfloat16",
+                   type=cli.comma_list("float32", "mixed_bfloat16", "mixed_float16"),
                    help="float32, mixed_bfloat16, mixed_float16")
-    p.add_argument("--xla", default="true,false", help="true, false")
-    p.add_argument("--batch_size", type=int, default=128)
-    p.add_argument("--steps", type=int, default=3, help="timed steps per path and round")
-    p.add_argument("--rounds", type=int, default=3, help="rounds (each path timed per round)")
-    p.add_argument("--json", help="also write the results to this JSON file")
-    args = p.parse_args()
-    placements = _choices(args.placements, ("default", "towers"), "--placements")
-    precisions = _choices(args.precisions, ("float32", "mixed_bfloat16", "mixed_float16"),
-                          "--precisions")
-    xla = [v == "true" for v in _choices(args.xla.lower(), ("true", "false"), "--xla")]
-    for flag in ("batch_size", "steps", "rounds"):
-        if getattr(args, flag) < 1:
-            sys.exit(f"error: --{flag} must be at least 1, got {getattr(args, flag)}")
+    p.add_argument("--xla", type=cli.comma_list("true", "false"), default="true,false",
+                   help="true, false")
+    cli.add_batch_size(p, 128)
+    p.add_argument("--steps", type=cli.integer(min=1), default=3,
+                   help="timed steps per path and round")
+    p.add_argument("--rounds", type=cli.integer(min=1), default=3,
+                   help="rounds (each path timed per round)")
+    cli.add_json(p)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from alexnet_tf.benchmark import train_benchmark
     from configs import paper
-    results = train_benchmark(paper.get_config(), precisions, xla, placements,
+    results = train_benchmark(paper.get_config(), args.precisions,
+                              [v == "true" for v in args.xla], args.placements,
                               args.batch_size, args.steps, args.rounds)
     if args.json:
         with open(args.json, "w") as f:

@@ -10,40 +10,44 @@ r"""Builds sharded TFRecords (TF ImageNet schema) from an image tree or ILSVRC20
     python tools/build_tfrecords.py --input ILSVRC2012_img_train.tar --output_dir data/ \
         --split train --classes synset_words.txt --shards 1024
 
-Writes OUT/SPLIT-NNNNN-of-NNNNN shards, OUT/SPLIT.manifest.json and OUT/SPLIT.classes.txt.
+Writes OUT/SPLIT-NNNNN-of-NNNNN shards and, beside them, the split's manifest
+(OUT/SPLIT.manifest.json) and class list.
 Re-running the same command resumes an interrupted build.
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", required=True, help="class-folder tree, flat folder, or train tar")
-    p.add_argument("--output_dir", required=True)
+def build_parser():
+    p = cli.Parser(__doc__)
+    p.add_argument("--input", required=True, type=cli.existing_path,
+                   help="class-folder tree, flat folder, or train tar")
+    p.add_argument("--output_dir", required=True, type=cli.new_dir,
+                   help="folder for the shards (made if needed)")
     p.add_argument("--split", required=True, help="shard name prefix, e.g. train")
-    p.add_argument("--labels", help="ground truth for a flat folder: one wnid per line, "
-                                    "sorted file-name order")
-    p.add_argument("--classes", help="class list (wnid [name] per line); default: the sorted "
-                                     "class folders found")
-    p.add_argument("--shards", type=int, help="number of shards (default: ~1000 images each)")
+    p.add_argument("--labels", type=cli.existing_file,
+                   help="ground truth for a flat folder: one wnid per line, sorted file-name "
+                        "order")
+    cli.add_classes(p, default="the sorted class folders found")
+    p.add_argument("--shards", type=cli.integer(min=1, max=99999),  # 5-digit shard names
+                   help="number of shards (default: ~1000 images each)")
     p.add_argument("--no_resize", action="store_true",
                    help="keep original images instead of storing 256x256")
-    p.add_argument("--quality", type=int, default=95, help="JPEG quality of re-encoded images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the image-to-shard assignment")
-    p.add_argument("--workers", type=int, help="shards written in parallel (default: CPUs)")
+    p.add_argument("--quality", type=cli.integer(min=1, max=100), default=95,
+                   help="JPEG quality of re-encoded images")
+    p.add_argument("--seed", type=cli.integer(min=0), default=0,
+                   help="seed of the image-to-shard assignment")
+    p.add_argument("--workers", type=cli.integer(min=1),
+                   help="shards written in parallel (default: CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args()
-    if args.shards is not None and args.shards < 1:
-        sys.exit(f"error: --shards {args.shards} must be at least 1")
-    if args.workers is not None and args.workers < 1:
-        sys.exit(f"error: --workers {args.workers} must be at least 1")
-    if not 1 <= args.quality <= 100:
-        sys.exit(f"error: --quality {args.quality} must be between 1 and 100")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from alexnet_tf.build import build, summarize
     try:

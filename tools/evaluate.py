@@ -3,7 +3,7 @@ r"""Top-1 and top-5 error of one model or an ensemble, with the centre crop or t
 
     python tools/evaluate.py --model runs/demo --data 'runs/demo/data/validation-*'
     python tools/evaluate.py --model runs/a --model runs/b --data 'data/validation-*' \
-        --classes data/train.classes.txt --ten_crop --json results.json
+        --classes synset_words.txt --ten_crop --json results.json
     python tools/evaluate.py --model runs/imagenette --data ../shared/data/imagenette2-224/val
     python tools/evaluate.py --model runs/paper --data tfds:imagenet2012:validation \
         --data_dir ~/tensorflow_datasets
@@ -14,29 +14,29 @@ tfds:DIRECTORY[:SPLIT] (the folder holding its dataset_info.json); SPLIT default
 validation and may be sliced (validation[:1000]). --model is a .keras file, a training
 workdir or a SavedModel folder; give it several times for an ensemble (averaged softmax).
 """
-import argparse
 import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", required=True, help="repeat for an ensemble")
-    p.add_argument("--data", required=True, help="TFRecord glob, image folder, or "
-                   "tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: validation)")
-    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared (default: "
-                   "tfds' own, ~/tensorflow_datasets)")
-    p.add_argument("--classes", help="class list of the data (default: the model's)")
+def build_parser():
+    p = cli.Parser(__doc__)
+    cli.add_model(p, "any", ensemble=True)
+    cli.add_data(p)
+    cli.add_data_dir(p)
+    cli.add_classes(p)
     p.add_argument("--ten_crop", action="store_true", help="average over the 10 crops")
-    p.add_argument("--batch_size", type=int, default=64)
-    p.add_argument("--json", help="also write the results to this file")
-    p.add_argument("--skip_bad_images", action="store_true",
-                   help="leave out files of an image folder that are not images")
-    args = p.parse_args()
+    cli.add_batch_size(p, 64)
+    cli.add_json(p)
+    cli.add_skip_bad_images(p)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from tqdm import tqdm
 

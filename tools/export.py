@@ -2,24 +2,24 @@
 top-5 classes, names and probabilities out, with the paper's preprocessing inside.
 
     python tools/export.py --model runs/demo --output exported/demo
-    python tools/export.py --model runs/demo/model.keras --output exported/demo10 --ten_crop
-    saved_model_cli show --dir exported/demo --all
+    python tools/export.py --model runs/demo --output exported/demo10 --ten_crop
+    python tools/export.py --model net.keras --classes synset_words.txt --output exported/net
 
---model is a training workdir or a .keras file with classes.txt beside it (or --classes).
+--model is a training workdir or a .keras file; the class list is the one beside the model
+unless --classes is given.
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="training workdir or .keras file")
-    p.add_argument("--output", required=True, help="SavedModel folder to write")
-    p.add_argument("--classes", help="class list (default: classes.txt beside the model)")
+def build_parser():
+    p = cli.Parser(__doc__)
+    cli.add_model(p, "keras")
+    cli.add_output(p, "SavedModel folder to write", folder=True)
+    cli.add_classes(p, default="the class list beside the model")
     p.add_argument("--ten_crop", action="store_true",
                    help="average the softmax over the paper's 10 crops (10x slower)")
     p.add_argument("--precision", default="auto",
@@ -27,18 +27,22 @@ def main():
                    help="what the network serves in: auto (this machine's fastest: bfloat16 "
                         "on CPUs with bfloat16 instructions), a Keras policy, or the model's "
                         "own")
-    args = p.parse_args()
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from alexnet_tf import data
-    from alexnet_tf.export import export_saved_model, load_run
-    if os.path.exists(os.path.join(args.model, "saved_model.pb")):
+    from alexnet_tf.export import export_saved_model, load_run, saved_model_folder
+    if saved_model_folder(args.model) == args.model:
         sys.exit(f"error: --model {args.model} is already a SavedModel")
     try:
         run = load_run(args.model)
         wnids, names = data.read_classes(args.classes) if args.classes else (run.wnids,
                                                                              run.names)
         if wnids is None:
-            sys.exit("error: --classes is needed: the model has no classes.txt beside it")
+            sys.exit("error: --classes is needed: the model has no class list beside it")
         export_saved_model(run.model, args.output, wnids, names, args.ten_crop,
                            None if args.precision == "model" else args.precision)
     except (ValueError, FileNotFoundError) as e:

@@ -11,31 +11,31 @@ images of --data by Euclidean distance (`neighbours`, `distances`).
 tfds:NAME[:SPLIT] (NAME looked up in --data_dir) or tfds:DIRECTORY[:SPLIT] (the folder
 holding its dataset_info.json); SPLIT defaults to train for --data, validation for --query.
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="training workdir or .keras file")
-    p.add_argument("--data", required=True, help="TFRecord glob, <class>/<image> folder, or "
-                   "tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: train)")
-    p.add_argument("--query", help="query images: as --data (tfds SPLIT default: validation)")
-    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared (default: "
-                   "tfds' own, ~/tensorflow_datasets)")
-    p.add_argument("--k", type=int, default=6)
-    p.add_argument("--classes", help="class list (default: the model's classes.txt)")
-    p.add_argument("--layer", default="fc7")
-    p.add_argument("--skip_bad_images", action="store_true",
-                   help="leave out files of an image folder that are not images")
-    p.add_argument("--output", required=True, help=".npz file to write")
-    args = p.parse_args()
-    if args.k < 1:
-        sys.exit(f"error: --k {args.k} must be at least 1")
+def build_parser():
+    p = cli.Parser(__doc__)
+    cli.add_model(p, "keras")
+    cli.add_data(p, split="train")
+    cli.add_data(p, "--query", what="query images", required=False)
+    cli.add_data_dir(p)
+    p.add_argument("--k", type=cli.integer(min=1), default=6,
+                   help="nearest images of --data per query image")
+    cli.add_classes(p)
+    p.add_argument("--layer", default="fc7", help="the network layer whose activations are "
+                   "the features")
+    cli.add_skip_bad_images(p)
+    cli.add_output(p, ".npz file to write")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     import numpy as np
 

@@ -12,31 +12,29 @@ datasets: tfds:NAME[:SPLIT] (NAME looked up in --data_dir) or tfds:DIRECTORY[:SP
 folder holding its dataset_info.json); SPLIT defaults to validation for --data, train for
 --train_data.
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="training workdir or .keras file")
-    p.add_argument("--data", required=True, help="test images: TFRecord glob, image folder, "
-                   "or tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: validation)")
-    p.add_argument("--train_data", help="training images (Fig. 4 right): as --data (tfds "
-                   "SPLIT default: train)")
-    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared (default: "
-                   "tfds' own, ~/tensorflow_datasets)")
-    p.add_argument("--classes", help="class list (default: the model's classes.txt)")
-    p.add_argument("--output", required=True, help="folder for the PNG files")
-    p.add_argument("--num", type=int, default=8, help="test images shown")
-    p.add_argument("--skip_bad_images", action="store_true",
-                   help="leave out files of an image folder that are not images")
-    args = p.parse_args()
-    if args.num < 1:
-        sys.exit(f"error: --num {args.num} must be at least 1")
+def build_parser():
+    p = cli.Parser(__doc__)
+    cli.add_model(p, "keras")
+    cli.add_data(p, what="test images")
+    cli.add_data(p, "--train_data", split="train", what="training images (Fig. 4 right)",
+                 required=False)
+    cli.add_data_dir(p)
+    cli.add_classes(p)
+    cli.add_output(p, "folder for the PNG files (made if needed)", folder=True)
+    p.add_argument("--num", type=cli.integer(min=1), default=8, help="test images shown")
+    cli.add_skip_bad_images(p)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from alexnet_tf.export import load_run
     from alexnet_tf.visualize import make_figures

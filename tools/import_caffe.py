@@ -1,6 +1,7 @@
 r"""Converts Caffe's bvlc_alexnet weights (`bvlc_alexnet.npy`, a dict layer -> [weights,
 biases] as written by the Caffe-to-TensorFlow converters) into our model in its Caffe form
-(227 input, Caffe's LRN, Caffe's mean; RGB input), saved as .keras and as a SavedModel.
+(227 input, Caffe's LRN, Caffe's mean; RGB input), written as a training workdir holds a
+model: the Keras model, its class list and a serving SavedModel.
 
     python tools/import_caffe.py --weights bvlc_alexnet.npy --output runs/caffe \
         --classes ../shared/data/imagenet-meta/synset_words.txt
@@ -8,22 +9,25 @@ biases] as written by the Caffe-to-TensorFlow converters) into our model in its 
 
 The file is read without running any pickled code (only NumPy arrays are accepted).
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", required=True, help="bvlc_alexnet.npy")
-    p.add_argument("--output", required=True, help="folder for model.keras and saved_model/")
-    p.add_argument("--classes", help="class list, e.g. synset_words.txt (default: numbers)")
-    args = p.parse_args()
-    if not os.path.isfile(args.weights):
-        sys.exit(f"error: --weights {args.weights} does not exist")
+def build_parser():
+    p = cli.Parser(__doc__)
+    p.add_argument("--weights", required=True, type=cli.existing_file,
+                   help="Caffe's weights as a NumPy file, e.g. bvlc_alexnet.npy")
+    cli.add_output(p, "folder to write the model to, as a training workdir (made if needed)",
+                   folder=True)
+    cli.add_classes(p, default="numbers")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from alexnet_tf import data
     from alexnet_tf.caffe import import_weights
@@ -39,7 +43,7 @@ def main():
         save_run(args.output, model, wnids, names)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    print(f"written: {args.output}/model.keras, classes.txt, saved_model/")
+    print(f"written to {args.output}: the model, its class list and its SavedModel")
 
 
 if __name__ == "__main__":

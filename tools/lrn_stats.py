@@ -16,29 +16,29 @@ normalization to act (`alexnet_tf.features.lrn_denominators`).
 tfds:NAME[:SPLIT] (NAME looked up in --data_dir) or tfds:DIRECTORY[:SPLIT] (the folder
 holding its dataset_info.json); SPLIT defaults to validation.
 """
-import argparse
 import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="training workdir or .keras file")
-    p.add_argument("--data", required=True, help="TFRecord glob, <class>/<image> folder, or "
-                   "tfds:NAME[:SPLIT] / tfds:DIRECTORY[:SPLIT] (SPLIT default: validation)")
-    p.add_argument("--images", type=int, default=256, help="images to measure (default 256)")
-    p.add_argument("--classes", help="class list (default: the model's classes.txt)")
-    p.add_argument("--data_dir", help="where tfds:NAME datasets are prepared")
-    p.add_argument("--skip_bad_images", action="store_true",
-                   help="leave out files of an image folder that are not images")
-    p.add_argument("--json", help="also write the numbers to this JSON file")
-    args = p.parse_args()
-    if args.images < 1:
-        sys.exit(f"error: --images {args.images} must be at least 1")
+def build_parser():
+    p = cli.Parser(__doc__)
+    cli.add_model(p, "keras")
+    cli.add_data(p)
+    p.add_argument("--images", type=cli.integer(min=1), default=256,
+                   help="images to measure (default 256)")
+    cli.add_classes(p)
+    cli.add_data_dir(p)
+    cli.add_skip_bad_images(p)
+    cli.add_json(p)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     from tqdm import tqdm
 

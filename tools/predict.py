@@ -1,30 +1,31 @@
-"""Prints the top-5 classes of images with an exported SavedModel (tools/export.py, or a
-training workdir's saved_model/).
+"""Prints the top-5 classes of images with an exported SavedModel (tools/export.py), or
+the one in a training workdir.
 
-    python tools/predict.py --model runs/demo/saved_model photo.jpg other.png
+    python tools/predict.py --model runs/demo photo.jpg other.png
 
 Files go to the model `--batch_size` at a time (`export.predict_files`). A file that
 cannot be read, or that the model reports bad (its per-image `status`: empty, not an
 image, undecodable), gets one error line naming it on stderr; the other files'
 predictions are printed all the same. Exit status 1 if any file failed.
 """
-import argparse
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from alexnet_tf import cli  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="SavedModel folder or training workdir")
+def build_parser():
+    p = cli.Parser(__doc__)
+    cli.add_model(p, "serving")
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
-    p.add_argument("--batch_size", type=int, default=32, help="images per call of the model")
-    args = p.parse_args()
+    cli.add_batch_size(p, 32, help="images per call of the model")
+    return p
 
-    if args.batch_size < 1:
-        sys.exit(f"error: --batch_size {args.batch_size} must be at least 1")
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+
     import tensorflow as tf
 
     from alexnet_tf.export import predict_files, saved_model_folder
