@@ -57,7 +57,7 @@ from alexnet_tf import cli
 CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
 DEFAULT_CONFIG = os.path.join(CONFIGS, "demo.py")
 NETS = {"alexnet": "alexnet", "fig1": "fig1_net"}  # config.net -> its function in model.py
-PATH_KINDS = ("file", "dir", "data")
+PATH_KINDS = ("file", "dir", "path", "data")
 
 
 # ---------------------------------------------------------------------------- declarations
@@ -200,6 +200,7 @@ class Field(FieldReference):
 
     def _path(self):
         return {"file": "an existing file", "dir": "an existing folder",
+                "path": "an existing file or folder",
                 "data": "the data's location (as data.source reads it)"}[self.path]
 
     @staticmethod
@@ -222,7 +223,8 @@ def field(default, range=None, *, length=None, path=None, optional=None):
             of the type. For a tuple field, the range of each item.
         length: for a tuple field, its length: an int, or an interval ("[1, inf)").
         path: for a string field that names a file: "file" (an existing file), "dir" (an
-            existing folder) or "data" (data.train/validation: what data.source reads);
+            existing folder), "path" (either) or "data" (data.train/validation: what
+            data.source reads);
             with `range`, the values in it need not exist ("published" for stats).
         optional: whether None is allowed (default: only for a placeholder).
     """
@@ -318,7 +320,8 @@ def check_paths(config):
         if value is None or "://" in value or (declared.choices and
                                                value in declared.choices):
             continue
-        checker = {"file": cli.existing_file, "dir": cli.existing_dir}.get(
+        checker = {"file": cli.existing_file, "dir": cli.existing_dir,
+                   "path": cli.existing_path}.get(
             declared.path) or _data_checks().get(source)
         if checker is None:
             continue

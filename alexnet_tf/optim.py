@@ -20,26 +20,39 @@ class PaperSGD(keras.optimizers.SGD):
     `weight_decay`, which is decoupled. Kernels (variables named `kernel*`) are decayed;
     biases are not, as in cuda-convnet's ImageNet layer definitions, whose weight-cost
     applies to weights only.
+
+    `lr_multipliers` (not in the paper; fine-tuning, `alexnet_tf.finetune`): `{layer name:
+    m}` multiplies the learning rate of that layer's variables by m, decay included, as
+    Caffe's `lr_mult` does.
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, paper_weight_decay=5e-4, **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.9, paper_weight_decay=5e-4,
+                 lr_multipliers=None, **kwargs):
         super().__init__(learning_rate=learning_rate, momentum=momentum, **kwargs)
         self.paper_weight_decay = float(paper_weight_decay)
+        self.lr_multipliers = dict(lr_multipliers or {})
 
     def build(self, var_list):
         super().build(var_list)
         self._decayed = [v.path.split("/")[-1].startswith("kernel") for v in var_list]
+        # A variable's path starts with its layer's name ("fc8/kernel").
+        self._multipliers = [self.lr_multipliers.get(v.path.split("/")[0], 1.0)
+                             for v in var_list]
 
     def update_step(self, gradient, variable, learning_rate):
         # `_get_variable_index` is how Keras' own SGD finds a variable's slot; no public
         # API maps a variable to its position in `build`'s list.
-        if self.paper_weight_decay and self._decayed[self._get_variable_index(variable)]:
+        index = self._get_variable_index(variable)
+        if self.paper_weight_decay and self._decayed[index]:
             gradient = gradient + tf.cast(self.paper_weight_decay, gradient.dtype) * \
                 tf.cast(variable, gradient.dtype)
+        if self._multipliers[index] != 1.0:
+            gradient = gradient * tf.cast(self._multipliers[index], gradient.dtype)
         super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
-        return {**super().get_config(), "paper_weight_decay": self.paper_weight_decay}
+        return {**super().get_config(), "paper_weight_decay": self.paper_weight_decay,
+                "lr_multipliers": self.lr_multipliers}
 
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")

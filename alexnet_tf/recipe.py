@@ -6,6 +6,7 @@ decay inside the update), loss and error metrics (Sec. 5).
 """
 import keras
 
+from alexnet_tf import finetune
 from alexnet_tf.augment import PaperAugmentation
 from alexnet_tf.classifier import Classifier
 from alexnet_tf.model import alexnet, fig1_net
@@ -50,13 +51,16 @@ def net_lrn_alpha(config):
 def compile_model(model, config, jit_compile):
     """Compiles `model` with the paper's optimizer, loss and top-1 (and top-5, with more
     than 5 classes) error, and builds the optimizer's variables (checkpoints restore
-    into them)."""
+    into them). Fine-tuning (`config.finetune`): the layers it leaves out are frozen
+    first, and its per-layer learning-rate multipliers go to the optimizer."""
+    finetune.freeze(config, model)
     metrics = [TopKError(k=1, name="top1_error")]
     if config.model.num_classes > 5:
         metrics.append(TopKError(k=5, name="top5_error"))
     o = config.optimizer
     model.compile(
-        optimizer=PaperSGD(o.learning_rate, o.momentum, o.weight_decay),
+        optimizer=PaperSGD(o.learning_rate, o.momentum, o.weight_decay,
+                           lr_multipliers=finetune.lr_multipliers(config, model)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=metrics, jit_compile=jit_compile)
     model.optimizer.build(model.trainable_variables)

@@ -19,7 +19,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from alexnet_tf import checkpoint, distribute, probe, runtime
+from alexnet_tf import checkpoint, distribute, finetune, probe, runtime
 from alexnet_tf.callbacks import (Checkpointer, DroppedRecords, HistoryWriter, StopOnNaN,
                                   Throughput)
 from alexnet_tf.checkpoint import Checkpoints, check_resume_config, load_history
@@ -46,7 +46,8 @@ def train(config, workdir, on_lost=None):
     cannot be read or decoded, `checkpoint.CheckpointWriteError` if a checkpoint cannot be
     written, `ValueError` for a bad config or a workdir whose run started with another
     config (`checkpoint.check_resume_config`; `checkpoint.CheckpointMismatch` for a
-    workdir of another model). Under `multi_worker` (README, "Multi-worker training"),
+    workdir of another model; `finetune.FinetuneError` for a fine-tuning source that
+    cannot be used). Under `multi_worker` (README, "Multi-worker training"),
     also `multiworker.PeersMissing` if the other workers do not join within
     `config.peer_timeout` seconds, `multiworker.WorkersDisagree` if the workers were given
     different workdirs or configs or restored different states (before any step), and
@@ -55,6 +56,7 @@ def train(config, workdir, on_lost=None):
     """
     started = time.monotonic()
     _check(config)
+    config = finetune.resolve(config)
     if config.op_determinism:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -89,9 +91,12 @@ def train(config, workdir, on_lost=None):
                                  f"epoch now has {steps} steps: resume with the data and "
                                  f"config.steps_per_epoch the run started with")
             check_resume_config(rt.run.read_config(), config)
-        elif rt.is_chief:  # the config it starts with; conv1's start (probe, report)
-            write_json(rt.out.config, config.to_dict())
-            probe.save_conv1_init(model, rt.out.path)
+        else:
+            if config.finetune.init_from:  # every worker: all must start alike
+                finetune.initialize(config, model, d.wnids, rt.say)
+            if rt.is_chief:  # the config it starts with; conv1's start (probe, report)
+                write_json(rt.out.config, config.to_dict())
+                probe.save_conv1_init(model, rt.out.path)
         first_epoch = epoch + (step > 0)  # this process's first whole epoch
         rt.agree_on_state(epoch, step, checkpoints.variables())
 

@@ -120,4 +120,19 @@ def get_config():
     # distance from its start on one fixed validation batch, into WORKDIR/probe.json (0: off).
     c.probe_every_steps = field(0, "[0, inf)")
     c.verbose = field(1, (0, 1, 2))    # Keras progress: 0 none, 1 bar, 2 one line per epoch
+
+    # Fine-tuning (not in the paper; alexnet_tf.finetune, README "Fine-tuning"): start from
+    # a trained model's weights instead of the initialization above.
+    c.finetune = ml_collections.ConfigDict(dict(
+        init_from=field(str, path="path"),  # a run's workdir or a .keras file (None: scratch)
+        # the layers trained: "all", the first of them ("fc6": fc6 and above), or a list
+        # ("fc7,fc8"); the others keep the source's weights
+        trainable=field("all"),
+        # per-layer learning-rate multipliers, Caffe's lr_mult: "fc8=10" or "fc8=10,fc7=2"
+        lr_mult=field(""),
+        # the source's normalization statistics (mean, PCA), or those of augment.stats
+        stats=field("source", ("source", "config")),
+        # the class list: the new data's own ("data"), or the source's ("source": its fc8
+        # is kept, and the data's classes must be among the source's)
+        classes=field("data", ("data", "source"))))
     return c
