@@ -30,5 +30,8 @@ setup(
         "cpu": ["tensorflow-cpu==2.21.*"],
         "gpu": ["tensorflow[and-cuda]==2.21.*"],
         "test": ["pytest", "pillow"],  # pillow makes CMYK/PNG/odd test images
+        # tools/export.py --format litert|onnx and their runtimes (alexnet_tf.portable).
+        # tf2onnx 1.16 pins protobuf 3.20, which TensorFlow 2.21 cannot import.
+        "export": ["ai-edge-litert", "onnx", "onnxruntime", "tf2onnx>=1.17"],
     },
 )

@@ -132,13 +132,15 @@ def learned_nothing(history, num_classes):
     return abs(history[-1]["loss"] - math.log(num_classes)) <= 0.02 * math.log(num_classes)
 
 
-def run_summary(history, seconds, median_epoch_seconds, num_classes, threshold):
+def run_summary(history, seconds, median_epoch_seconds, num_classes, threshold,
+                key="top1_error"):
     """A finished run's row of the report: from its `history`, its wall time `seconds`
     and median epoch time (`study.wall_seconds` and `study.median_epoch_seconds`), its
-    number of classes (None if unknown) and the training-error `threshold`."""
+    number of classes (None if unknown) and the training-error `threshold` of the history
+    key `key`."""
     last = history[-1]
     row = {"epochs": len(history), "seconds": seconds,
-           "epochs_to_threshold": epochs_to_error(history, threshold),
+           "epochs_to_threshold": epochs_to_error(history, threshold, key),
            "steps_to_threshold": None, "learned_nothing": learned_nothing(history, num_classes)}
     row["median_epoch_seconds"] = median_epoch_seconds
     if row["epochs_to_threshold"] is not None and "step" in last:  # runs since step was logged

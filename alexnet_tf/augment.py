@@ -1,13 +1,22 @@
 """The paper's data augmentation (Sec. 4.1) and test-time crops, as pure TF ops.
 
-The input pipeline delivers uint8 256x256 images; everything here runs on the
-accelerator, inside the compiled train/eval step, as the first layer of the training
-model (`PaperAugmentation`). Each op works eagerly, inside tf.data and under
-`jit_compile=True`.
+The input pipeline delivers uint8 images at the data's stored size (256x256 for the
+paper); everything here runs on the accelerator, inside the compiled train/eval step, as
+the first layer of the training model (`PaperAugmentation`). Each op works eagerly,
+inside tf.data and under `jit_compile=True`.
 
-Train (`training=True`): subtract the mean, add PCA lighting noise, take a random 224x224
-crop, flip it horizontally with probability 0.5. Eval: subtract the mean, take the
-central crop; `ten_crops` gives the paper's 10 test crops.
+Train (`training=True`): subtract the mean, add PCA lighting noise, take a random crop of
+the net's input size (224x224 of 256 for the paper), flip it horizontally with
+probability 0.5. Eval: subtract the mean, take the central crop; `ten_crops` gives the
+paper's 10 test crops.
+
+**CIFAR-10, cuda-convnet's way** (the code of the paper's CIFAR experiments; its
+`CroppedCIFARDataProvider`): random 24x24 crops of the 32x32 images with random flips in
+training, the centre crop at test, or its "multiview" test of the four corner and the
+centre crops and their mirror images (the same 10 crops as `ten_crops`): a net of input
+size 24 and `lighting_std=0`. Or the padded form (`pad=4`): the mean-subtracted image is
+padded with 4 zeros (the mean colour) on each side and random 32x32 crops are taken, so
+the net sees whole-size images; at test the centre crop is the image itself.
 
 **The lighting noise.** The paper adds `[p1, p2, p3] [a1 l1, a2 l2, a3 l3]^T` to each
 pixel, with `p_i, l_i` the eigenvectors and eigenvalues of the 3x3 covariance of RGB
@@ -84,12 +93,14 @@ def ten_crops(images, size):
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")
 class PaperAugmentation(keras.layers.Layer):
-    """uint8 256x256 images in, float32 mean-subtracted 224x224 images out (Sec. 4.1).
+    """uint8 images at the stored size in (256x256 for the paper), float32 mean-subtracted
+    `crop` x `crop` images out (224x224; Sec. 4.1).
 
     Training: `(image - mean) * scale`, plus PCA lighting noise (see the module
-    docstring, scaled alike), then a random 224x224 crop (all 33x33 offsets equally
-    likely) flipped with probability 0.5. Inference: `(image - mean) * scale`, central
-    crop. (`scale` is 1 for the paper.)
+    docstring, scaled alike), zero-padded by `pad` pixels on each side, then a random
+    `crop` x `crop` crop (for the paper all 33x33 offsets of 224 in 256, equally likely)
+    flipped with probability 0.5. Inference: `(image - mean) * scale`, padded, central
+    crop. (`scale` is 1 and `pad` 0 for the paper.)
 
     The mean is either per channel (`[3]`) or the paper's per-pixel mean image
     (`[256, 256, 3]`, subtracted before cropping, so each crop loses the mean of its own
@@ -98,7 +109,7 @@ class PaperAugmentation(keras.layers.Layer):
     so a resumed run draws the same crops as an uninterrupted one.
 
     Args:
-        mean: `[3]` or `[H, W, 3]` array, in 0..255 pixel units.
+        mean: `[3]` or `[H, W, 3]` array (H, W: the stored size), in 0..255 pixel units.
         eigvals: `[3]` eigenvalues of the RGB pixel covariance.
         eigvecs: `[3, 3]` eigenvectors in columns.
         crop: crop size: the network's input size (224 for the paper's net).
@@ -109,12 +120,15 @@ class PaperAugmentation(keras.layers.Layer):
         scale: the output is multiplied by it. 1 for the paper (0..255 pixels minus the
             mean); about 1/64 (the pixels' standard deviation) for He initialization.
         seed: seed of the random state.
+        pad: zero pixels added on each side of the mean-subtracted image before any crop
+            (0: the paper; 4 with `crop=32` on CIFAR-10's 32x32 images: cuda-convnet-style
+            translations that keep the whole image size).
         mean_shape: used by `from_config` only (the mean itself is a weight).
     """
 
     def __init__(self, mean=None, eigvals=None, eigvecs=None, crop=None,
                  lighting_std=LIGHTING_STD, flip=True, random_crop=True, scale=1.0,
-                 seed=None, mean_shape=None, **kwargs):
+                 seed=None, mean_shape=None, pad=0, **kwargs):
         super().__init__(**kwargs)
         if mean is None and mean_shape is None:
             raise ValueError("PaperAugmentation needs `mean` (see alexnet_tf.stats)")
@@ -132,6 +146,9 @@ class PaperAugmentation(keras.layers.Layer):
         self.random_crop = bool(random_crop)
         self.scale = float(scale)
         self.seed = seed
+        self.pad = int(pad)
+        if self.pad < 0:
+            raise ValueError(f"PaperAugmentation: pad must be 0 or more, got {pad!r}")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._init = (mean, eigvals, eigvecs)
 
@@ -146,29 +163,40 @@ class PaperAugmentation(keras.layers.Layer):
         self.eigvals = weight("eigvals", (3,), eigvals)
         self.eigvecs = weight("eigvecs", (3, 3), eigvecs)
         h, w = input_shape[1], input_shape[2]
-        if h is not None and (h < self.crop or w < self.crop):
-            raise ValueError(f"PaperAugmentation: images of {h}x{w} are smaller than the "
-                             f"{self.crop} crop")
+        if h is not None and (h + 2 * self.pad < self.crop or w + 2 * self.pad < self.crop):
+            raise ValueError(f"PaperAugmentation: images of {h}x{w}"
+                             + (f" padded by {self.pad}" if self.pad else "")
+                             + f" are smaller than the {self.crop} crop")
         if len(self.mean_shape) == 3 and h is not None and self.mean_shape[:2] != (h, w):
             raise ValueError(f"PaperAugmentation: the mean image is {self.mean_shape[:2]} but "
                              f"images are {h}x{w}")
 
     def standardize(self, images):
-        """`(images - mean) * scale` in float32, uncropped: the inference path before its
-        crop (the centre crop, or the paper's 10 crops)."""
+        """`(images - mean) * scale` in float32, padded by `pad` zeros, uncropped: the
+        inference path before its crop (the centre crop, or the paper's 10 crops)."""
+        return self._pad(self._subtract_mean(images))
+
+    def _subtract_mean(self, images):
         x = tf.cast(images, tf.float32) - tf.convert_to_tensor(self.mean)
         return x * self.scale if self.scale != 1.0 else x
 
+    def _pad(self, x):
+        if not self.pad:
+            return x
+        p = self.pad
+        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]])
+
     def call(self, images, training=False):
-        x = self.standardize(images)
         if not training:
-            return center_crop(x, self.crop)
+            return center_crop(self.standardize(images), self.crop)
+        x = self._subtract_mean(images)
         batch = tf.shape(x)[0]
         if self.lighting_std:
             alpha = keras.random.normal((batch, 3), stddev=self.lighting_std,
                                         seed=self.seed_generator)
             x = lighting(x, alpha * self.scale, tf.convert_to_tensor(self.eigvals),
                          tf.convert_to_tensor(self.eigvecs))
+        x = self._pad(x)  # the border stays at the mean (0), lighting or not
         h, w = tf.shape(x)[1], tf.shape(x)[2]
         if self.random_crop:
             top = keras.random.randint((batch,), 0, h - self.crop + 1, seed=self.seed_generator)
@@ -190,5 +218,5 @@ class PaperAugmentation(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "crop": self.crop, "lighting_std": self.lighting_std,
                 "flip": self.flip, "random_crop": self.random_crop, "scale": self.scale,
-                "seed": self.seed,
+                "seed": self.seed, "pad": self.pad,
                 "mean_shape": list(self.mean_shape)}

@@ -107,6 +107,60 @@ def matmul_peak(dtype="float32", n=2048, repeats=5):
     return best
 
 
+# The paper's LRN layers, two towers: lrn1 normalizes conv1's 55x55x96 maps, lrn2 conv2's
+# 27x27x256.
+LRN_SHAPES = {"lrn1": (55, 55, 96), "lrn2": (27, 27, 256)}
+
+
+def lrn_benchmark(batch_size=128, rounds=7, repeats=3, log=print):
+    """Forward + backward time (ms) of the paper's two LRN layers (two towers) with
+    `implementation="tf"` and `"matmul"`, in float32 and bfloat16 (a `mixed_bfloat16`
+    layer on bfloat16 maps), at `batch_size`: every case traced and warmed up, then all
+    cases timed in turns, `rounds` times (each the mean of `repeats` calls); the medians.
+    Returns one row per layer and dtype: `{"layer", "dtype", "tf_ms", "matmul_ms"}`."""
+    from alexnet_tf.layers import LocalResponseNormalization
+    rng = np.random.default_rng(0)
+    cases = []
+    for layer_name, shape in LRN_SHAPES.items():
+        shape = (batch_size, *shape)
+        # ReLU outputs at the scale of the paper's raw-pixel net
+        x32 = tf.constant(np.abs(rng.normal(0, 40, shape)).astype("float32"))
+        g32 = tf.constant(rng.normal(size=shape).astype("float32"))
+        for dtype in ("float32", "bfloat16"):
+            x, g = tf.cast(x32, dtype), tf.cast(g32, dtype)
+            policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
+            for impl in ("tf", "matmul"):
+                layer = LocalResponseNormalization(towers=2, implementation=impl, dtype=policy)
+
+                @tf.function
+                def step(x, g, layer=layer):
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        y = layer(x)
+                    return tape.gradient(y, x, output_gradients=g)
+                step(x, g).numpy()
+                cases.append(((layer_name, dtype, impl), step, x, g))
+    times = {key: [] for key, *_ in cases}
+    for r in range(rounds):
+        for key, step, x, g in cases:
+            start = time.perf_counter()
+            for _ in range(repeats):
+                step(x, g).numpy()
+            times[key].append((time.perf_counter() - start) / repeats * 1e3)
+        log(f"round {r + 1} of {rounds} done")
+    rows = [{"layer": layer_name, "dtype": dtype,
+             **{f"{impl}_ms": round(float(np.median(times[(layer_name, dtype, impl)])), 1)
+                for impl in ("tf", "matmul")}}
+            for layer_name in LRN_SHAPES for dtype in ("float32", "bfloat16")]
+    log(f"\nbatch {batch_size}, two towers, forward + backward, ms per call, median of "
+        f"{rounds} rounds")
+    log("| layer | dtype | tf | matmul | tf / matmul |\n| --- | --- | --- | --- | --- |")
+    for row in rows:
+        log(f"| {row['layer']} | {row['dtype']} | {row['tf_ms']:.0f} | {row['matmul_ms']:.0f} "
+            f"| {row['tf_ms'] / row['matmul_ms']:.2f} |")
+    return rows
+
+
 # Forward + backward FLOPs of one 224x224 image through the paper's net: 3 x forward
 # multiply-adds x 2 (the issue's reference figure for AlexNet is 4.35 GFLOP); a forward
 # pass alone is a third of it.
@@ -199,8 +253,8 @@ def train_benchmark(config, precisions=("float32", "mixed_bfloat16"), xla=(True,
     log(f"\nbatch {batch_size}; median of {rounds} rounds of {steps} steps; "
         f"{GFLOP_PER_IMAGE} GFLOP per training image, {FORWARD_GFLOP_PER_IMAGE:.2f} per "
         f"forward pass")
-    log(f"| path | train img/s | train GFLOP/s | % of peak | inference img/s |")
-    log(f"| --- | --- | --- | --- | --- |")
+    log("| path | train img/s | train GFLOP/s | % of peak | inference img/s |")
+    log("| --- | --- | --- | --- | --- |")
     for r in results:
         log(f"| {r['path']}{' (auto)' if r['auto'] else ''} | "
             f"{r['train_images_per_second']:.1f} | {r['train_gflops']:.0f} | "
@@ -230,7 +284,8 @@ def _jpegs(image_dir, count, size=(375, 500), seed=0):
 def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=50,
                     batches=5, log=print):
     """Loads a serving SavedModel (`alexnet_tf.export`) with `tf.saved_model.load`, as a
-    server would, and measures its `serving_default` signature on encoded images:
+    server would, and measures its `serving_default` signature on encoded images (JPEG
+    bytes in; `formats_benchmark` compares exports of every format on decoded images):
     latency of single-image requests (median and 95th percentile over
     `single_requests`), throughput at `batch_size` (median over `batches`), and the
     share of a batch's time spent decoding and resizing (the export's decoding step,
@@ -284,3 +339,59 @@ def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=
     log(f"batch {batch_size}: {result['throughput_images_per_second']:.1f} images/s; "
         f"decode and resize {100 * result['decode_share']:.0f} % of the time")
     return result
+
+
+def formats_benchmark(folders, image_dir=None, batch_size=64, single_requests=50, rounds=5,
+                      log=print):
+    """Exports of any format side by side, in one process and in turns: each folder of
+    `folders` (a serving SavedModel or training workdir, or a LiteRT/ONNX export of
+    `tools/export.py --format`) loaded by its own runtime (`portable.load`: the
+    SavedModel's `serve_images` signature, the LiteRT interpreter, onnxruntime), all fed
+    the same uint8 256x256 images (decoded and resized beforehand: what a LiteRT or ONNX
+    client sends). Each of `rounds` rounds times, model after model,
+    `single_requests // rounds` one-image calls and one call of `batch_size` images; a
+    model's figures are the median and 95th percentile of its one-image latencies and
+    its images/s at the median batch time; `ready_seconds` is the time from loading to
+    the first answer. Returns one dict per folder."""
+    from alexnet_tf import portable
+    images = np.stack([data.resize_and_crop(tf.io.decode_image(
+        e, channels=3, expand_animations=False)).numpy()
+        for e in _jpegs(image_dir, max(batch_size, single_requests))])
+    batch = images[:batch_size]
+    models = []
+    for folder in folders:
+        start = time.perf_counter()
+        fmt, predict = portable.load(folder)
+        predict(images[:1])  # LiteRT builds its interpreter here, the others trace or plan
+        models.append(dict(model=folder, format=fmt, predict=predict,
+                           ready_seconds=time.perf_counter() - start))
+    for m in models:  # warm up the batch size too
+        m["predict"](batch)
+        m["latencies"], m["batch_times"] = [], []
+    per_round = max(1, single_requests // rounds)
+    for r in range(rounds):
+        for m in models:
+            for j in range(per_round):
+                one = images[(r * per_round + j) % len(images)][None]
+                start = time.perf_counter()
+                m["predict"](one)
+                m["latencies"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            m["predict"](batch)
+            m["batch_times"].append(time.perf_counter() - start)
+    results = [dict(model=m["model"], format=m["format"],
+                    latency_ms_median=1e3 * float(np.median(m["latencies"])),
+                    latency_ms_p95=1e3 * float(np.percentile(m["latencies"], 95)),
+                    batch_size=batch_size,
+                    throughput_images_per_second=batch_size / float(np.median(m["batch_times"])),
+                    ready_seconds=m["ready_seconds"]) for m in models]
+    log(f"\nuint8 256x256 images in, probabilities out; {rounds} rounds in turns, "
+        f"{per_round * rounds} one-image calls and {rounds} batches of {batch_size} each; "
+        f"{os.cpu_count()} CPUs")
+    log(f"| export | format | batch 1: median, p95 | batch {batch_size} | load + first call |")
+    log("| --- | --- | --- | --- | --- |")
+    for r in results:
+        log(f"| {r['model']} | {r['format']} | {r['latency_ms_median']:.1f} ms, "
+            f"{r['latency_ms_p95']:.1f} ms | {r['throughput_images_per_second']:.1f} img/s | "
+            f"{r['ready_seconds']:.1f} s |")
+    return results

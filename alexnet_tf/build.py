@@ -30,8 +30,12 @@ options + seed give byte-identical shards. Outputs in `output_dir`:
     NAME.classes.txt           the class list (wnid and name), class index = line - 1
     .NAME.build/               work files: the plan, per-shard reports, temporary shards
 
-**Resize or keep.** With `resize=True` (default) each image is stored at the paper's
-256x256 (shorter side to 256, central crop; Sec. 2), re-encoded at `quality`: full-size
+**Resize or keep.** With `resize=True` (default) each image is stored at `image_size`
+(the paper's 256x256 by default: shorter side to 256, central crop; Sec. 2), re-encoded at
+`quality`; an RGB JPEG already at that size is kept as it is (CIFAR-10's 32x32 JPEGs
+with `image_size=32`: no resampling, no second JPEG generation). The stored size is in
+the manifest (`options.image_size`, None with `resize=False`), where the readers find it
+(`data.stored_size`). Full-size
 photos take much less disk, and the input pipeline decodes small images (on Imagenette,
 3.5x the images/s of original-size records: README, Performance), at the price of one
 extra JPEG generation. With `resize=False` the original bytes are kept wherever they are
@@ -55,6 +59,7 @@ from tqdm import tqdm
 from alexnet_tf.data import (IMAGE_SIZE, image_kind, image_tree, read_classes, resize_and_crop,
                              shard_files, write_classes)
 from alexnet_tf.files import write_json
+from alexnet_tf.rundir import CLASSES_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,8 +166,10 @@ def _jpeg_components(data):
     return None
 
 
-def prepare_image(data, resize=True, quality=95):
-    """Validates and, where needed, converts one image file's bytes.
+def prepare_image(data, resize=True, quality=95, image_size=IMAGE_SIZE):
+    """Validates and, where needed, converts one image file's bytes: with `resize`, to
+    `image_size` x `image_size` (shorter side scaled, central crop), re-encoded at
+    `quality` unless it is an RGB JPEG of that size already (kept as it is).
 
     Returns `(jpeg bytes, height, width, conversions)`, where `conversions` lists what was
     done ("cmyk", "png", "grayscale", "alpha", ...). Raises `BadImage` with the reason
@@ -195,8 +202,10 @@ def prepare_image(data, resize=True, quality=95):
         conversions.append("alpha")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise BadImage("image has no pixels")
+    if resize and tuple(image.shape[:2]) == (image_size, image_size) and not conversions:
+        resize = False  # already at the stored size: its bytes as they are
     if resize:
-        image = resize_and_crop(image, IMAGE_SIZE)
+        image = resize_and_crop(image, image_size)
     if resize or conversions:
         data = tf.io.encode_jpeg(image, quality=quality, format="rgb").numpy()
     return data, int(image.shape[0]), int(image.shape[1]), conversions
@@ -245,7 +254,8 @@ def _write_shard(entries, classes, names, path, tmp, options, reader, progress):
         for entry in entries:
             try:
                 jpeg, h, w, conversions = prepare_image(reader.read(entry), options["resize"],
-                                                        options["quality"])
+                                                        options["quality"],
+                                                        options["image_size"])
             except (BadImage, OSError, tarfile.TarError) as e:
                 skipped.append({"file": entry.name, "reason": str(e)})
             else:
@@ -265,7 +275,7 @@ def _write_shard(entries, classes, names, path, tmp, options, reader, progress):
 
 def classes_file(folder, split="train"):
     """The class list `build` writes for `split` in `folder`."""
-    return os.path.join(folder, f"{split}.classes.txt")
+    return os.path.join(folder, f"{split}.{CLASSES_FILE}")
 
 
 def shards_glob(folder, split):
@@ -274,7 +284,8 @@ def shards_glob(folder, split):
 
 
 def build(input, output_dir, split, labels=None, classes=None, shards=None, resize=True,
-          quality=95, seed=0, workers=None, progress=True):
+          quality=95, seed=0, workers=None, progress=True, image_size=IMAGE_SIZE,
+          select_classes=False, per_class=None):
     """Builds `output_dir/split-*` TFRecord shards; see the module docstring.
 
     Args:
@@ -286,11 +297,19 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
         classes: class list file (`read_classes` format, e.g. ILSVRC's
             `synset_words.txt`); default: the sorted class names found in the input.
         shards: number of shards (default: one per ~1,000 images).
-        resize: store 256x256 images (True) or keep the originals where possible (False).
+        resize: store `image_size` x `image_size` images (True) or keep the originals
+            where possible (False).
         quality: JPEG quality for re-encoded images.
         seed: seed of the image-to-shard assignment.
         workers: shards written in parallel (default: the number of CPUs).
         progress: show a progress bar.
+        image_size: the stored size with `resize` (256, the paper's; 32 keeps CIFAR-10 as
+            it is), recorded in the manifest's options.
+        select_classes: with `classes`, build only the images of the listed classes (the
+            others are left out, counted in the manifest's `left_out`) instead of
+            refusing an input that holds other classes: e.g. 5 of Imagenette's 10.
+        per_class: keep this many images of each class (all of a class that has fewer),
+            drawn by `seed` (the same seed, the same images): small training sets.
 
     Returns:
         The manifest (a dict), also written to `output_dir/split.manifest.json`.
@@ -302,6 +321,8 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
         raise ValueError(f"--split {split!r} must be a plain name such as 'train'")
     if not 1 <= quality <= 100:
         raise ValueError(f"--quality {quality} must be between 1 and 100")
+    if not (isinstance(image_size, int) and image_size >= 1):
+        raise ValueError(f"--image_size {image_size!r} must be a positive int")
     if os.path.isfile(input):
         if not tarfile.is_tarfile(input):
             raise ValueError(f"--input {input} is a file but not a tar archive")
@@ -319,9 +340,21 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
     if not entries:
         raise ValueError(f"--input {input} holds no images")
 
+    if select_classes and classes is None:
+        raise ValueError("selecting classes needs a class list (--classes)")
+    if per_class is not None and not (isinstance(per_class, int) and per_class >= 1):
+        raise ValueError(f"--per_class {per_class!r} must be a positive int")
     found = sorted({e.wnid for e in entries})
+    left_out = 0
     if classes is not None:
         wnids, names = read_classes(classes)
+        if select_classes:
+            kept = [e for e in entries if e.wnid in set(wnids)]
+            if not kept:
+                raise ValueError(f"{input}: none of its images is of a class in --classes "
+                                 f"{classes}")
+            left_out, entries = len(entries) - len(kept), kept
+            found = sorted({e.wnid for e in entries})
         unknown = sorted(set(found) - set(wnids))
         if unknown:
             where = ""
@@ -337,6 +370,8 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
     else:
         wnids, names = found, found
 
+    if per_class is not None:
+        entries = _per_class(entries, per_class, seed)
     if shards is None:
         shards = max(1, round(len(entries) / 1000))
     if not 1 <= shards <= len(entries):
@@ -351,7 +386,10 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
     os.makedirs(work, exist_ok=True)
     options = {"input": os.path.abspath(input), "labels": labels and os.path.abspath(labels),
                "classes": classes and os.path.abspath(classes), "resize": bool(resize),
-               "quality": int(quality), "seed": int(seed), "shards": int(shards)}
+               "quality": int(quality), "seed": int(seed), "shards": int(shards),
+               "image_size": int(image_size) if resize else None}
+    if select_classes or per_class is not None:  # absent otherwise: older plans still match
+        options.update(select_classes=bool(select_classes), per_class=per_class)
     plan = {"options": options, "num_files": len(entries), "classes": wnids,
             "class_names_sha256": _digest(f"{w}\t{n}" for w, n in zip(wnids, names)),
             "files_sha256": _digest(f"{e.name}\t{e.wnid}" for e in order),
@@ -412,8 +450,22 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
         "converted": {k: sorted(v) for k, v in sorted(converted.items())},
         "skipped": sorted(skipped, key=lambda s: s["file"]),
     }
+    if select_classes:
+        manifest["left_out"] = left_out  # images of classes not in the class list
     write_json(os.path.join(output_dir, f"{split}.manifest.json"), manifest)
     return manifest
+
+
+def _per_class(entries, count, seed):
+    """`count` entries of each class (all of a smaller class), drawn by `seed`, in the
+    input's order."""
+    by_class = {}
+    for e in entries:
+        by_class.setdefault(e.wnid, []).append(e)
+    rng = random.Random(f"per_class {seed}")
+    keep = {id(e) for wnid in sorted(by_class)
+            for e in rng.sample(by_class[wnid], min(count, len(by_class[wnid])))}
+    return [e for e in entries if id(e) in keep]
 
 
 def _digest(lines):
@@ -425,10 +477,12 @@ def _same_build(old, new):
     build as `new`. A build is its images (file names relative to the input, classes and
     byte sizes: a moved or copied folder is the same build), the class list and the
     options; not where the input, labels and class files are. Plans written before sizes
-    were recorded are compared without them."""
+    were recorded are compared without them; before the stored size was, as 256 (resized)
+    or None (kept), what the builder did then."""
     def identity(plan):
         options = {k: v for k, v in plan["options"].items()
                    if k not in ("input", "labels", "classes")}
+        options.setdefault("image_size", IMAGE_SIZE if options.get("resize") else None)
         return {**plan, "options": options}
     a, b = identity(old), identity(new)
     for key in ("sizes_sha256", "class_names_sha256"):

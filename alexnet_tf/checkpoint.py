@@ -28,7 +28,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from alexnet_tf.monitor import flat_config
+from alexnet_tf.config import flatten
 from alexnet_tf.recipe import net_lrn_alpha
 
 
@@ -255,7 +255,7 @@ def load_history(path, before_epoch):
 # its data is (the same data may move or be named another way, e.g. a tfds folder or its
 # name; data of another size is refused by the steps-per-epoch check).
 RESUME_MAY_CHANGE = ("epochs", "verbose", "log_every_steps", "histogram_freq",
-                     "checkpoint_every_steps", "probe_every_steps", "peer_timeout",
+                     "checkpoint_every_steps", "probe_every_steps", "peer_timeout", "peer_watch",
                      "data.train", "data.validation", "data.data_dir", "data.classes",
                      "steps_per_epoch",  # checked on its own: an epoch's steps must agree
                      "augment.stats")    # the statistics themselves are in the checkpoint
@@ -277,7 +277,7 @@ def check_resume_config(saved, config):
                          f"augment.input_scale ({augment['input_scale']:g}): resumed, its "
                          f"LRN would change (alpha {model.get('lrn_alpha')} -> "
                          f"{net_lrn_alpha(config):g}); give a new --workdir")
-    old, new = (flat_config(json.loads(json.dumps(c)), keep_none=True)
+    old, new = (flatten(json.loads(json.dumps(c)))
                 for c in (saved, config.to_dict()))
     changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
                if old[k] != new[k] and k not in RESUME_MAY_CHANGE]

@@ -1,8 +1,9 @@
 """The trained classifier: one Keras model holding the paper's preprocessing and network.
 
-`Classifier` maps uint8 256x256 images (what the input pipeline delivers, Sec. 2) to
-float32 logits: `preprocess` (`PaperAugmentation`: mean subtraction; while training,
-PCA lighting noise, random 224 crops and flips, Sec. 4.1) then `net` (`alexnet`). It is
+`Classifier` maps uint8 images at the data's stored size (`image_size`: 256x256 for the
+paper, what the input pipeline delivers, Sec. 2; 32x32 for CIFAR-10) to float32 logits:
+`preprocess` (`PaperAugmentation`: mean subtraction; while training, PCA lighting noise,
+random crops of the net's input size and flips, Sec. 4.1) then `net` (`alexnet`). It is
 what training fits, what a run's Keras model file holds, and what evaluation, features, export and
 the Caffe import use, through these paths rather than by looking layers up by name:
 
@@ -27,15 +28,18 @@ from alexnet_tf.data import IMAGE_SIZE
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")
 class Classifier(keras.Model):
-    """uint8 256x256 images -> `preprocess` -> `net` -> float32 logits.
+    """uint8 `image_size` x `image_size` images -> `preprocess` -> `net` -> float32 logits.
 
     Args:
         net: the network (`alexnet_tf.alexnet(...)`), float images -> logits.
         preprocess: a `PaperAugmentation` layer whose `crop` is `net`'s input size.
+        image_size: the stored size of the images it takes (config.data.image_size):
+            256 for the paper (and for models saved before it was recorded), 32 for
+            CIFAR-10.
         **kwargs: `keras.Model` arguments (`name`).
     """
 
-    def __init__(self, net, preprocess, **kwargs):
+    def __init__(self, net, preprocess, image_size=IMAGE_SIZE, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(preprocess, PaperAugmentation):
             raise TypeError(f"Classifier: `preprocess` must be a PaperAugmentation layer, got "
@@ -46,7 +50,8 @@ class Classifier(keras.Model):
                              f"{preprocess.crop} but the network takes {size}x{size}")
         self.preprocess = preprocess
         self.net = net
-        self.build((None, IMAGE_SIZE, IMAGE_SIZE, 3))  # its inputs are always the same
+        self.image_size = int(image_size)
+        self.build((None, self.image_size, self.image_size, 3))  # always the same size
 
     @property
     def num_classes(self):
@@ -62,8 +67,9 @@ class Classifier(keras.Model):
         return keras.ops.cast(logits, "float32")
 
     def probabilities(self, images, ten_crop=False):
-        """Softmax outputs for uint8 256x256 `images`: of the centre crop, or the mean over
-        the paper's 10 crops."""
+        """Softmax outputs for uint8 `images` of the stored size: of the centre crop, or the
+        mean over the paper's 10 crops (for CIFAR-10, cuda-convnet's multiview test: the
+        same corners, centre and mirror images)."""
         if not ten_crop:
             return tf.nn.softmax(self(images, training=False))
         x = self.preprocess.standardize(images)  # mean subtracted, not cropped
@@ -73,7 +79,7 @@ class Classifier(keras.Model):
         return tf.reduce_mean(tf.reshape(probs, [-1, 10, probs.shape[-1]]), axis=1)
 
     def feature_model(self, layer="fc7"):
-        """A model from uint8 256x256 images to the activations of the network's `layer`
+        """A model from uint8 images of the stored size to the activations of the network's `layer`
         (after its activation function) for the centre crop."""
         inner = keras.Model(self.net.input, self.layer(layer).output)
         images = keras.Input((None, None, 3), dtype="uint8")
@@ -99,12 +105,12 @@ class Classifier(keras.Model):
         net = keras.models.clone_model(self.net, clone_function=clone)
         net.set_weights(self.net.get_weights())
         preprocess = PaperAugmentation.from_config(self.preprocess.get_config())
-        copy = Classifier(net, preprocess, name=self.name)
+        copy = Classifier(net, preprocess, image_size=self.image_size, name=self.name)
         preprocess.set_weights(self.preprocess.get_weights())
         return copy
 
     def get_config(self):
-        return {**super().get_config(),
+        return {**super().get_config(), "image_size": self.image_size,
                 "net": keras.saving.serialize_keras_object(self.net),
                 "preprocess": keras.saving.serialize_keras_object(self.preprocess)}
 

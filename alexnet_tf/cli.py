@@ -157,7 +157,23 @@ existing_path = Path("path")  # a file or a folder
 new_file = Path("new_file")
 new_dir = Path("new_dir")
 
-TFDS_PREFIX = "tfds:"  # as alexnet_tf.data.TFDS_PREFIX, which imports TensorFlow
+TFDS_PREFIX = "tfds:"  # the tools' name for tfds data; alexnet_tf.data reads it
+
+
+def tfds_path(path, default_split):
+    """`(name, split)` of a data path `tfds:NAME[:SPLIT]`: NAME is a tfds name
+    (`imagenet2012`, `imagenette/320px-v2`, `imagenet2012:5.1.0`) or the directory of a
+    prepared dataset (`tfds_builder`), SPLIT a split or tfds' slicing of one (`validation`,
+    `train[:1000]`), `default_split` when it is left out."""
+    body = os.fspath(path)[len(TFDS_PREFIX):]
+    name, _, split = body.partition(":")
+    if re.match(r"[\d*]+(\.[\d*]+)*(:|$)", split):  # NAME:VERSION[:SPLIT]
+        version, _, split = split.partition(":")
+        name = f"{name}:{version}"
+    if not name:
+        raise ValueError(f"{path}: no dataset after {TFDS_PREFIX!r} (give tfds:NAME[:SPLIT] "
+                         f"or tfds:DIRECTORY[:SPLIT])")
+    return name, split or default_split
 
 
 class Data:
@@ -172,10 +188,10 @@ class Data:
 
     def __call__(self, text):
         if self.tfds and text.startswith(TFDS_PREFIX):
-            if not text[len(TFDS_PREFIX):].split(":")[0]:
-                raise argparse.ArgumentTypeError(
-                    f"{text}: no dataset after {TFDS_PREFIX!r} (give tfds:NAME[:SPLIT] or "
-                    f"tfds:DIRECTORY[:SPLIT])")
+            try:
+                tfds_path(text, None)
+            except ValueError as e:
+                raise argparse.ArgumentTypeError(str(e)) from None
             return text
         if "://" in text:
             return text

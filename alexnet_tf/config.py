@@ -56,7 +56,8 @@ from alexnet_tf import cli
 
 CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
 DEFAULT_CONFIG = os.path.join(CONFIGS, "demo.py")
-NETS = {"alexnet": "alexnet", "fig1": "fig1_net"}  # config.net -> its function in model.py
+NETS = {"alexnet": "alexnet", "fig1": "fig1_net",  # config.net -> its function in model.py
+        "cifar": "cifar_net"}
 PATH_KINDS = ("file", "dir", "path", "data")
 
 
@@ -237,6 +238,17 @@ class FieldError(ValueError):
     def __init__(self, name, value, message):
         super().__init__(message)
         self.field, self.value = name, value
+
+
+def flatten(tree, prefix=""):
+    """A config (ConfigDict or nested dicts) as `{"group.field": value}`; None kept."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, (dict, ml_collections.ConfigDict)):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def fields(config, prefix=""):

@@ -1,9 +1,14 @@
 """tf.data input for AlexNet: TFRecords, tfds datasets and image folders.
 
 Every source goes through one path after decoding: the image is scaled so its shorter side
-is 256 and its central 256x256 patch is kept (Sec. 2), as uint8. Augmentation (random
-224 crops, flips, PCA lighting, mean subtraction) is *not* done here: it runs inside the
-compiled train step (`alexnet_tf.augment`), so the CPU pipeline only reads and decodes.
+is the stored size and its central square patch is kept, as uint8: 256x256 for the paper
+(Sec. 2, `IMAGE_SIZE`), a small dataset's own size for CIFAR-10 (32: an image already at
+that size is left as it is). The stored size is the data's fact: the builder records it in
+its manifest (`options.image_size`), the readers read TFRecords at that size unless told
+otherwise (`stored_size`), and a training config says it as `data.image_size`.
+Augmentation (random crops, flips, PCA lighting, mean subtraction) is *not* done here: it
+runs inside the compiled train step (`alexnet_tf.augment`), so the CPU pipeline only reads
+and decodes.
 
 TFRecords use the standard TF ImageNet schema (the tensorflow/tpu and TF-slim
 converters', and ours: `alexnet_tf.build`):
@@ -26,16 +31,20 @@ labels are tfds' own (imagenet2012: the wnids in the standard order); a class li
 names them. The tools name such data `tfds:NAME[:SPLIT]` (`read_path`).
 """
 import glob
+import json
 import os
 import random
-import re
 import sys
 
 import tensorflow as tf
 
+from alexnet_tf.cli import TFDS_PREFIX, tfds_path  # noqa: F401 (data.TFDS_PREFIX for readers)
 from alexnet_tf.files import write_text
 
-IMAGE_SIZE = 256  # Sec. 2: images are down-sampled to 256x256
+# Sec. 2: images are down-sampled to 256x256. The default stored size (the builder's, the
+# readers' for data without a manifest, config.data.image_size's), not a constant of the
+# pipeline: a dataset's own size is in its manifest (`stored_size`).
+IMAGE_SIZE = 256
 
 FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
@@ -138,6 +147,36 @@ def resize_and_crop(image, size=IMAGE_SIZE):
     return out
 
 
+def stored_size(pattern):
+    """The stored image size of TFRecord shards as their builder's manifest beside them
+    records it (`DIR/SPLIT.manifest.json`, `options.image_size`; manifests written before
+    that field: 256 when resized, as the builder did): an int, or None when the shards
+    have no manifest or keep their original sizes (`resize=False`). Shards of one pattern
+    that disagree are a `ValueError`."""
+    sizes = {}
+    for folder, split in sorted({(os.path.dirname(f), os.path.basename(f).split("-")[0])
+                                 for f in shard_files(pattern)}):
+        path = os.path.join(folder, f"{split}.manifest.json")
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            options = json.load(f).get("options", {})
+        sizes[path] = options.get("image_size", IMAGE_SIZE if options.get("resize", True)
+                                  else None)
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"{pattern}: shards of different stored sizes: " + ", ".join(
+            f"{path}: {size}" for path, size in sizes.items()))
+    return next(iter(sizes.values()), None)
+
+
+def read_size(image_size, pattern=None):
+    """The size a reader delivers: `image_size` if given, else the stored size of
+    TFRecords (`stored_size`), else the paper's 256."""
+    if image_size is not None:
+        return int(image_size)
+    return (stored_size(pattern) if pattern is not None else None) or IMAGE_SIZE
+
+
 def decode(encoded):
     """Decodes JPEG (or PNG/GIF/BMP) bytes to uint8 HxWx3; grayscale becomes 3 channels."""
     image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
@@ -174,7 +213,7 @@ def checked(dataset, source):
 
 
 def read_path(path, classes, batch_size, skip_bad=False, data_dir=None,
-              default_split="validation"):
+              default_split="validation", image_size=None):
     """One pass over the images at `path`, for evaluation and features, in a fixed order,
     checked (`checked`). `path` is one of:
 
@@ -187,19 +226,22 @@ def read_path(path, classes, batch_size, skip_bad=False, data_dir=None,
 
     `classes` (a class-list path or wnids) fixes the class indices of a folder or
     TFRecords (needed for TFRecords; a folder's default is its sorted class folders); a
-    tfds dataset's indices are its own labels, which `classes` must list in order."""
+    tfds dataset's indices are its own labels, which `classes` must list in order.
+    `image_size`: the size images are delivered at (a model's stored size,
+    `Classifier.image_size`); None: TFRecords' own (`stored_size`), else 256."""
     path = os.fspath(path)
     if path.startswith(TFDS_PREFIX):
         name, split = tfds_path(path, default_split)
         ds = tfds_dataset(name, split, batch_size, training=False, data_dir=data_dir,
-                          classes=classes, deterministic=True)
+                          classes=classes, deterministic=True, image_size=image_size)
     elif os.path.isdir(path):
         ds = folder_dataset(path, batch_size, training=False, classes=classes,
-                            deterministic=True, skip_bad=skip_bad)
+                            deterministic=True, skip_bad=skip_bad, image_size=image_size)
     else:
         if classes is None:
             raise ValueError(_NEED_CLASSES.format(path=path))
-        ds = tfrecord_dataset(path, classes, batch_size, training=False, deterministic=True)
+        ds = tfrecord_dataset(path, classes, batch_size, training=False, deterministic=True,
+                              image_size=image_size)
     return checked(ds, path)
 
 
@@ -261,10 +303,11 @@ def resolve_classes(classes):
     return list(classes)
 
 
-def _finish(ds, batch_size, training, deterministic, epoch, shard_policy):
-    """The one path after decoding (and shuffling): resize/crop to 256, repeat (training
-    without `epoch`), batch, prefetch. `ds` yields `(uint8 image, int32 label)`."""
-    ds = ds.map(lambda image, label: (resize_and_crop(image), label),
+def _finish(ds, batch_size, training, deterministic, epoch, shard_policy, image_size):
+    """The one path after decoding (and shuffling): resize/crop to `image_size` (256 for
+    the paper), repeat (training without `epoch`), batch, prefetch. `ds` yields `(uint8
+    image, int32 label)`."""
+    ds = ds.map(lambda image, label: (resize_and_crop(image, image_size), label),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training and epoch is None:
         ds = ds.repeat()
@@ -318,7 +361,7 @@ def shard_files(pattern):
 
 def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_000, seed=None,
                      deterministic=False, tolerant=False, counter=None, epoch=None,
-                     skip_batches=0, shard_policy="auto"):
+                     skip_batches=0, shard_policy="auto", image_size=None):
     """A tf.data pipeline over TFRecord shards in the TF ImageNet schema.
 
     Args:
@@ -346,10 +389,15 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
         skip_batches: with `epoch`: leave out the epoch's first batches (skipped before
             decoding), to resume in the middle of an epoch. Exact with `deterministic`.
         shard_policy: tf.distribute auto-sharding: "auto", "file", "data" or "off".
+        image_size: the size images are delivered at (shorter side scaled to it, central
+            square); None: the shards' stored size (`stored_size`: 32 for CIFAR-10 built
+            at its own size), else 256 (Sec. 2).
 
     Returns:
-        A `tf.data.Dataset` of `(images uint8 [batch, 256, 256, 3], labels int32 [batch])`.
+        A `tf.data.Dataset` of `(images uint8 [batch, size, size, 3], labels int32
+        [batch])`, size 256 for the paper's data.
     """
+    image_size = read_size(image_size, pattern)
     wnids = resolve_classes(classes)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(wnids), tf.range(len(wnids))), -1)
@@ -379,7 +427,7 @@ def tfrecord_dataset(pattern, classes, batch_size, training, shuffle_buffer=10_0
         ds = ds.ignore_errors(log_warning=True)
         if counter is not None:
             ds = ds.map(counter.count_kept)
-    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
+    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy, image_size)
 
 
 def find_bad_records(pattern, classes=None):
@@ -414,7 +462,8 @@ def find_bad_records(pattern, classes=None):
 
 
 def folder_dataset(root, batch_size, training, classes=None, seed=None, deterministic=False,
-                   epoch=None, skip_batches=0, shard_policy="auto", skip_bad=False):
+                   epoch=None, skip_batches=0, shard_policy="auto", skip_bad=False,
+                   image_size=None):
     """A tf.data pipeline straight from a `root/<class>/<image>` tree (small data).
 
     `classes` (wnids or a class-list path) fixes the class order; by default the sorted
@@ -422,8 +471,9 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
     bytes are not one of those formats is an error naming it, or with `skip_bad` is left
     out (with a line on stderr); a file that has the right first bytes but does not
     decode stops the pipeline (build TFRecords to have odd files reported and handled).
-    `epoch`, `skip_batches` and `shard_policy` are as in `tfrecord_dataset`. Returns the
-    same element structure as `tfrecord_dataset`.
+    `epoch`, `skip_batches` and `shard_policy` are as in `tfrecord_dataset`; `image_size`
+    is the size images are delivered at (default 256; 32 reads CIFAR-10 as it is). Returns
+    the same element structure as `tfrecord_dataset`.
     """
     tree = image_tree(root)
     folders = [name for name, _ in tree]
@@ -454,26 +504,8 @@ def folder_dataset(root, batch_size, training, classes=None, seed=None, determin
         ds = _shuffle_and_skip(ds, len(files), seed, epoch, skip_batches * batch_size)
     ds = ds.map(lambda f, y: (decode(tf.io.read_file(f)), tf.cast(y, tf.int32)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
-
-
-TFDS_PREFIX = "tfds:"
-
-
-def tfds_path(path, default_split):
-    """`(name, split)` of a data path `tfds:NAME[:SPLIT]`: NAME is a tfds name
-    (`imagenet2012`, `imagenette/320px-v2`, `imagenet2012:5.1.0`) or the directory of a
-    prepared dataset (`tfds_builder`), SPLIT a split or tfds' slicing of one (`validation`,
-    `train[:1000]`), `default_split` when it is left out."""
-    body = os.fspath(path)[len(TFDS_PREFIX):]
-    name, _, split = body.partition(":")
-    if re.match(r"[\d*]+(\.[\d*]+)*(:|$)", split):  # NAME:VERSION[:SPLIT]
-        version, _, split = split.partition(":")
-        name = f"{name}:{version}"
-    if not name:
-        raise ValueError(f"{path}: no dataset after {TFDS_PREFIX!r} (give tfds:NAME[:SPLIT] "
-                         f"or tfds:DIRECTORY[:SPLIT])")
-    return name, split or default_split
+    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy,
+                   read_size(image_size))
 
 
 def tfds_builder(name, data_dir=None):
@@ -567,7 +599,7 @@ def tfds_classes(builder, classes, name):
 
 def tfds_dataset(name, split, batch_size, training, data_dir=None, classes=None,
                  shuffle_buffer=10_000, seed=None, deterministic=False, epoch=None,
-                 skip_batches=0, shard_policy="auto"):
+                 skip_batches=0, shard_policy="auto", image_size=None):
     """A tf.data pipeline from a prepared tfds image classification dataset (nothing is
     downloaded).
 
@@ -579,7 +611,7 @@ def tfds_dataset(name, split, batch_size, training, data_dir=None, classes=None,
     shuffle buffer holds JPEG/PNG bytes, not pixels; a mid-epoch resume decodes nothing
     it skips), then decoded once each (`decode`) and resized like every other source.
     `shuffle_buffer`, `seed`, `deterministic`, `epoch`, `skip_batches` and `shard_policy`
-    are as in `tfrecord_dataset`.
+    are as in `tfrecord_dataset`; `image_size` as in `folder_dataset` (default 256).
 
     Returns the same element structure as `tfrecord_dataset`.
     """
@@ -589,7 +621,8 @@ def tfds_dataset(name, split, batch_size, training, data_dir=None, classes=None,
         ds = _shuffle_and_skip(ds, shuffle_buffer, seed, epoch, skip_batches * batch_size)
     ds = ds.map(lambda encoded, label: (decode(encoded), label),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy)
+    return _finish(ds, batch_size, training, deterministic, epoch, shard_policy,
+                   read_size(image_size))
 
 
 def tfds_encoded(name, split, data_dir=None, classes=None, shuffle_files=False, seed=None):

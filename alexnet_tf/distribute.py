@@ -73,16 +73,26 @@ def get_strategy(name, peer_timeout=None):
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-def cpu_flags():
-    """The CPU's feature flags as Linux reports them (`/proc/cpuinfo`); empty elsewhere."""
+def _cpuinfo(field):
+    """The first `field` line's value in Linux's `/proc/cpuinfo` ("" elsewhere)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return ""
+
+
+def cpu_flags():
+    """The CPU's feature flags as Linux reports them (`/proc/cpuinfo`); empty elsewhere."""
+    return set(_cpuinfo("flags").split())
+
+
+def cpu_model():
+    """The CPU's model name (`/proc/cpuinfo`), for benchmark records ("" if unknown)."""
+    return _cpuinfo("model name")
 
 
 def gpu_compute_capabilities():

@@ -14,7 +14,7 @@ import tensorflow as tf
 from alexnet_tf import data
 from alexnet_tf.export import load_run
 from alexnet_tf.rundir import RunDir, saved_model_folder
-from alexnet_tf.optim import TopKError
+from alexnet_tf.optim import TopKError, top_k, top_k_key
 
 
 class SavedModelClassifier:
@@ -54,12 +54,13 @@ def load_classifier(path):
 def evaluate(classifiers, dataset, num_classes, ten_crop=False, progress=None):
     """Top-1 and top-5 error of the ensemble of `classifiers` (one or more) on `dataset`
     (batches of uint8 256x256 images and int labels). Returns a dict with `top1_error`,
-    `top5_error`, `images`, per-model errors (`models`), and the settings."""
+    `top5_error` (`optim.top_k_key`: `top4_error` with 4 classes), `images`, per-model
+    errors (`models`), and the settings."""
     for c in classifiers:
         if c.num_classes != num_classes:
             raise ValueError(f"{c.source} predicts {c.num_classes} classes but the dataset "
                              f"has {num_classes}")
-    k = min(5, num_classes)
+    k, key = top_k(num_classes), top_k_key(num_classes)
     # One (top-1, top-k) pair of error metrics per model, and one for the ensemble.
     metrics = [(TopKError(k=1), TopKError(k=k)) for _ in range(len(classifiers) + 1)]
     n = 0
@@ -75,16 +76,15 @@ def evaluate(classifiers, dataset, num_classes, ten_crop=False, progress=None):
     if n == 0:
         raise ValueError("the dataset is empty")
     errors = np.array([[float(top1.result()), float(topk.result())] for top1, topk in metrics])
-    return {"top1_error": errors[-1, 0], f"top{k}_error": errors[-1, 1], "images": n,
+    return {"top1_error": errors[-1, 0], key: errors[-1, 1], "images": n,
             "crops": "10-crop" if ten_crop else "centre",
-            "models": [{"model": c.source, "top1_error": e[0], f"top{k}_error": e[1]}
+            "models": [{"model": c.source, "top1_error": e[0], key: e[1]}
                        for c, e in zip(classifiers, errors[:-1])]}
 
 
 def table(result):
     """The result of `evaluate` as a text table (one row per model, then the ensemble)."""
-    k = "top5_error" if "top5_error" in result else next(
-        key for key in result if key.startswith("top") and key != "top1_error")
+    k = next(key for key in result if key.startswith("top") and key != "top1_error")
     rows = [(m["model"], m["top1_error"], m[k]) for m in result["models"]]
     if len(rows) > 1:
         rows.append((f"ensemble of {len(rows)}", result["top1_error"], result[k]))
@@ -110,6 +110,10 @@ def evaluate_paths(model_paths, data_path, classes=None, ten_crop=False, batch_s
             raise ValueError(f"{m.source} and {known[0].source} order their classes "
                              f"differently; an ensemble averages class by class")
     classes = classes or next((m.wnids for m in known), None)
-    ds = data.read_path(data_path, classes, batch_size, skip_bad, data_dir)
+    sizes = {m.model.image_size for m in models if hasattr(m, "model")}  # Keras models'
+    if len(sizes) > 1:
+        raise ValueError(f"the models take images of different sizes ({sorted(sizes)})")
+    ds = data.read_path(data_path, classes, batch_size, skip_bad, data_dir,
+                        image_size=next(iter(sizes), None))
     num_classes = len(data.path_classes(data_path, classes, data_dir)[0])
     return evaluate(models, ds, num_classes, ten_crop, progress)

@@ -30,6 +30,9 @@ its `status` is always 0 (the outputs are the same so that one client reads both
 A SavedModel is a program: load one only from a source you trust (Keras `.keras` files,
 by contrast, are loaded here in Keras' safe mode, which runs no code from the file).
 
+For runtimes without TensorFlow, `alexnet_tf.portable` writes LiteRT and ONNX files
+(decoded uint8 images in, probabilities out).
+
 The run layout (`save_run`, `load_run`): a training workdir, or the output of
 `tools/import_caffe.py`, holds the `Classifier` (uint8 256x256 images -> logits), its class
 list and the serving SavedModel, at the paths `alexnet_tf.rundir.RunDir` names.
@@ -52,9 +55,10 @@ ERRORS = ("", "image bytes are empty", "not a JPEG, PNG, GIF or BMP image",
           "could not be decoded (corrupt or truncated image data)")
 
 
-def decode_batch(images):
+def decode_batch(images, size=IMAGE_SIZE):
     """Decodes, resizes and crops each of `images` (string [n]) that can be. Returns the
-    uint8 [m, 256, 256, 3] images that decoded, their int32 [m] positions in `images`,
+    uint8 [m, size, size, 3] images that decoded (size: the model's stored size, 256 for
+    the paper), their int32 [m] positions in `images`,
     and the int32 [n] status of every image (`OK` or why not). Never raises for a bad
     image."""
     n = tf.shape(images)[0]
@@ -68,7 +72,7 @@ def decode_batch(images):
     def decode(index, encoded):
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
-        return index, resize_and_crop(image, IMAGE_SIZE)
+        return index, resize_and_crop(image, size)
 
     # No graph op can catch another op's error, and a file with a valid signature can
     # still be truncated or corrupt (the decoders raise on it). A tf.data pipeline can:
@@ -86,7 +90,7 @@ def decode_batch(images):
                .batch(tf.cast(tf.maximum(n, 1), tf.int64))  # one batch, or none
                .with_options(options))
     index, batch = decoded.reduce(
-        (tf.zeros([0], tf.int32), tf.zeros([0, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)),
+        (tf.zeros([0], tf.int32), tf.zeros([0, size, size, 3], tf.uint8)),
         lambda state, b: (tf.concat([state[0], b[0]], 0), tf.concat([state[1], b[1]], 0)))
     decoded_mask = tf.scatter_nd(index[:, None], tf.ones_like(index), [n]) > 0
     status = tf.where((status == OK) & ~decoded_mask, UNDECODABLE, status)
@@ -113,6 +117,7 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision
     name_table = tf.constant([""] + names)
     error_table = tf.constant(ERRORS)
     k = min(5, len(wnids))
+    size = model.image_size  # the stored size the model takes (256; CIFAR-10: 32)
 
     def outputs(probs, status):  # float32 [batch, classes] (zeros where status != OK)
         top = tf.math.top_k(probs, k)
@@ -125,7 +130,7 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision
                 "error": tf.gather(error_table, status)}
 
     def serve_bytes(images):
-        batch, index, status = decode_batch(images)
+        batch, index, status = decode_batch(images, size)
         no_probs = tf.zeros([tf.shape(images)[0], len(wnids)])
         # The network sees the images that decoded only, and none if none did (its
         # grouped convolutions fail on an empty batch).
@@ -137,9 +142,8 @@ def export_saved_model(model, path, wnids, names=None, ten_crop=False, precision
 
     def serve_images(images):
         rgb = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
-        batch = tf.map_fn(lambda im: resize_and_crop(im, IMAGE_SIZE), rgb,
-                          fn_output_signature=tf.TensorSpec([IMAGE_SIZE, IMAGE_SIZE, 3],
-                                                            tf.uint8))
+        batch = tf.map_fn(lambda im: resize_and_crop(im, size), rgb,
+                          fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
         # Pixels cannot be undecodable: every image is served, status OK (the outputs
         # are serving_default's, so one client code reads both).
         return outputs(model.probabilities(batch, ten_crop),

@@ -9,13 +9,21 @@ built into TFRecords in the workdir (`RunDir.data`) by the project's builder. Wi
 "tfds"`, `data.train` is a prepared tfds dataset (a name looked up in `data.data_dir`, or
 its directory) whose `data.train_split` and `data.validation_split` are read, and
 `data.classes` (optional) gives readable names for its labels.
+
+Every source is read at the stored size `data.image_size` (256 for the paper; 32 reads
+CIFAR-10 as it is): built TFRecords are built at it, and TFRecords whose manifest records
+another size are refused (`data.stored_size`). With `augment.stats = "data"`, the
+statistics of the training TFRecords (mean image, channel mean, RGB PCA) are computed once
+and written to `RunDir.data` (`TrainData.stats`). `TrainData.train_sample(n)` gives the first `n`
+training images in a fixed order, for the training error in inference mode
+(`alexnet_tf.train_eval`).
 """
 import dataclasses
 import os
 
 import tensorflow as tf
 
-from alexnet_tf import data
+from alexnet_tf import data, stats
 from alexnet_tf.build import build, classes_file, count_examples, shards_glob
 from alexnet_tf.rundir import RunDir
 from alexnet_tf.synthetic import make_dataset
@@ -25,7 +33,10 @@ from alexnet_tf.synthetic import make_dataset
 class TrainData:
     """The data of a run: `epoch(e, skip_batches)` gives training epoch `e` (re-created
     exactly from the seed), `validation` one pass over the validation set. `patterns` and
-    `classes` locate the TFRecords (for naming bad records), when the data is TFRecords."""
+    `classes` locate the TFRecords (for naming bad records), when the data is TFRecords.
+    `stats`: the stats file of the training data (augment.stats "data"), else None.
+    `train_sample(n, batch_size)`: the first `n` training images in a fixed order, batched
+    (no shuffling, no augmentation), or None for data it cannot take them from."""
     epoch: object
     validation: object
     train_examples: int
@@ -34,6 +45,8 @@ class TrainData:
     patterns: list
     classes: object
     dropped: object = None  # (train, validation) `DropCounter`s with data.skip_bad_records
+    stats: str = None
+    train_sample: object = None
 
 
 def make_data(config, workdir):
@@ -50,20 +63,29 @@ def make_data(config, workdir):
                              f"data.validation_split")
         d = config.data.copy_and_resolve_references()  # the caller's config unchanged
         d.train = name
+    if (d.select_classes or d.train_per_class) and d.source != "images":
+        raise ValueError(f"config.data.select_classes and data.train_per_class work with "
+                         f"data.source=images (built from folders), not {d.source}")
+    if d.select_classes and not d.classes:
+        raise ValueError("config.data.select_classes needs config.data.classes (the classes "
+                         "to keep)")
     if d.source != "generated":
         for field in ("train", "validation") if d.source != "tfds" else ("train",):
             if not d[field]:
                 raise ValueError(f"config.data.{field} is needed with data.source={d.source} "
                                  f"(--config.data.{field}=...)")
+    size = d.image_size
     if d.source == "generated":
         make_dataset(folder, d.generated.classes, d.generated.train_per_class,
-                     d.generated.val_per_class, seed=d.generated.seed)
+                     d.generated.val_per_class, seed=d.generated.seed, image_size=size)
     elif d.source == "images":  # built once; a re-run finds the shards complete
         for split, tree in (("train", d.train), ("validation", d.validation)):
             print(f"building {split} TFRecords from {tree} in {folder} ...")
             # Validation uses the training classes, so the indices agree.
             build(tree, folder, split, seed=config.seed, classes=d.classes if split == "train"
-                  else d.classes or classes_file(folder))
+                  else d.classes or classes_file(folder), image_size=size,
+                  select_classes=d.select_classes,
+                  per_class=d.train_per_class if split == "train" else None)
     if d.source in ("generated", "images"):
         train_pattern = shards_glob(folder, "train")
         val_pattern = shards_glob(folder, "validation")
@@ -76,13 +98,24 @@ def make_data(config, workdir):
     else:
         raise ValueError(f"config.data.source must be tfrecord, images, generated, tfds or "
                          f"folder, got {d.source!r}")
-    common = dict(deterministic=d.fixed_order, shard_policy=d.shard_policy)
+    common = dict(deterministic=d.fixed_order, shard_policy=d.shard_policy, image_size=size)
     batch = config.batch_size
     if d.skip_bad_records and train_pattern is None:
         raise ValueError(f"config.data.skip_bad_records works with TFRecords (data.source "
                          f"tfrecord, images or generated), not data.source={d.source}")
     dropped = (data.DropCounter(), data.DropCounter()) if d.skip_bad_records else None
+    stats_file = sample = None
+    if config.augment.stats == "data" and train_pattern is None:
+        raise ValueError(f"config.augment.stats=data computes the statistics of TFRecords "
+                         f"(data.source tfrecord, images or generated), not of "
+                         f"data.source={d.source}: give a stats file (tools/compute_stats.py)")
     if train_pattern is not None:
+        for pattern in (train_pattern, val_pattern):
+            stored = data.stored_size(pattern)
+            if stored not in (None, size):
+                raise ValueError(f"config.data.image_size is {size} but the TFRecords "
+                                 f"{pattern} are stored at {stored}x{stored} (their "
+                                 f"manifest): give --config.data.image_size={stored}")
         if classes is None:
             raise ValueError("config.data.classes is needed with tfrecord data (e.g. the "
                              "class list the builder writes beside its shards, or "
@@ -102,6 +135,13 @@ def make_data(config, workdir):
         if not dropped:  # a known size: Keras then neither guesses nor warns at the end
             val = val.apply(tf.data.experimental.assert_cardinality(-(-n_val // batch)))
         wnids, names = data.read_classes(classes)
+        if config.augment.stats == "data":
+            stats_file = data_stats(train_pattern, size, folder)
+
+        def sample(n, batch_size):
+            return data.tfrecord_dataset(train_pattern, classes, batch_size, training=False,
+                                         deterministic=True, image_size=size).unbatch() \
+                .take(n).batch(batch_size)
     elif d.source == "tfds":
         # data.train is a tfds name (looked up in data.data_dir) or a prepared directory;
         # data.classes, if given, only names the labels (tfds fixes their order).
@@ -128,12 +168,33 @@ def make_data(config, workdir):
             return data.folder_dataset(d.train, batch, True, classes=wnids, seed=config.seed,
                                        epoch=epoch, skip_batches=skip, **common)
         val = data.folder_dataset(d.validation, batch, False, classes=wnids, **common)
+    if config.get("train_eval_examples") and sample is None:
+        raise ValueError(f"config.train_eval_examples takes its sample from TFRecords "
+                         f"(data.source tfrecord, images or generated), not from "
+                         f"data.source={d.source}")
     if config.model.num_classes != len(wnids):
         raise ValueError(f"config.model.num_classes is {config.model.num_classes} but the "
                          f"data has {len(wnids)} classes")
     return TrainData(train_epoch, val, n_train, wnids, names,
                      [p for p in (train_pattern, val_pattern) if p is not None],
-                     classes if train_pattern is not None else None, dropped)
+                     classes if train_pattern is not None else None, dropped, stats_file,
+                     sample)
+
+
+def data_stats(pattern, image_size, folder):
+    """The stats file of the training TFRecords `pattern` (`alexnet_tf.stats`: mean image,
+    channel mean, RGB PCA, at `image_size`): `folder/train.stats.npz` (the run's
+    `RunDir.data`, where built shards are too), computed and written (atomically) the first
+    time. Studies share it with a run's built shards (`study.share_data`)."""
+    path = os.path.join(folder, "train.stats.npz")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        print(f"computing the statistics of {pattern} into {path} ...")
+        computed = stats.compute_stats(pattern, image_size=image_size)
+        tmp = path + ".tmp.npz"
+        stats.save_stats(tmp, computed)
+        os.replace(tmp, path)
+    return path
 
 
 class BadData(RuntimeError):

@@ -9,6 +9,7 @@ tower is ever mixed into another tower except where the paper connects them (con
 the fully connected layers).
 """
 import contextlib
+import inspect
 
 import keras
 import numpy as np
@@ -91,6 +92,28 @@ def lrn(x, band, k, alpha, beta):
     return normalize(x)
 
 
+def tf_lrn(x, size, k, alpha, beta):
+    """`tf.nn.local_response_normalization` with the paper's constants (n=`size` ->
+    `depth_radius = size // 2`, `bias = k`, `alpha` as is: TF does not divide it by n),
+    computed in float32 whatever `x`'s dtype: TF's kernels have no bfloat16 (its CPU kernel
+    is float32/float16 only), and float16 squares overflow. Returns `x`'s dtype."""
+    y = tf.nn.local_response_normalization(tf.cast(x, tf.float32), depth_radius=size // 2,
+                                           bias=k, alpha=alpha, beta=beta)
+    return tf.cast(y, x.dtype)
+
+
+IMPLEMENTATIONS = ("auto", "tf", "matmul")
+
+
+def runs_on_gpu(device=None):
+    """Whether ops placed on `device` (a device name; None: TF's default placement) run on
+    a GPU: a named device by its type, else whether TF sees a GPU at all (TF places ops on
+    the first GPU by default)."""
+    if device:
+        return tf.DeviceSpec.from_string(device).device_type in ("GPU", "gpu")
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 @keras.saving.register_keras_serializable(package="alexnet_tf")
 class LocalResponseNormalization(keras.layers.Layer):
     """Local response normalization across channels (Krizhevsky et al. 2012, Sec. 3.3).
@@ -99,7 +122,9 @@ class LocalResponseNormalization(keras.layers.Layer):
 
         b[i] = a[i] / (k + alpha * sum_{j=max(0, i - n//2)}^{min(N-1, i + n//2)} a[j]**2) ** beta
 
-    with `n=5, k=2, alpha=1e-4, beta=0.75`. Maps near the edges (`i < n//2`,
+    with `n=5, k=2, alpha=1e-4, beta=0.75`: the layer's defaults, so
+    `LocalResponseNormalization()` is the paper's layer (and `alexnet()` takes its
+    defaults from here, `LRN_DEFAULTS`). Maps near the edges (`i < n//2`,
     `i > N-1-n//2`) sum over fewer neighbours.
 
     The paper's constants map to `tf.nn.local_response_normalization`'s arguments as:
@@ -111,23 +136,34 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     cuda-convnet and Caffe define the same layer with `alpha / n` in place of `alpha`;
     `alpha_over_size=True` selects their convention (Caffe's `bvlc_alexnet` uses
-    `k=1, alpha=1e-4, beta=0.75, n=5` in that convention).
+    `k=1, alpha=1e-4, beta=0.75, n=5` in that convention). ONNX's `LRN` op divides by n
+    too (its `alpha` is this layer's `alpha * size`); LiteRT's built-in
+    `LOCAL_RESPONSE_NORMALIZATION` takes TF's arguments (`alexnet_tf.portable`).
 
-    **How it is computed.** Not through `tf.nn.local_response_normalization`, whose CPU
-    kernel is single-threaded and float32-only (a bfloat16 model would round-trip every
-    map through float32), but as the same function in matrix form (`lrn` below): the
-    window sums are one matrix product of the squared maps with a 0/1 band matrix
-    (`band_matrix`: block-diagonal when towers are normalized apart), and the gradient
-    is written out (`d b[i] / d a[j]`), so that backpropagation needs one more band
-    product instead of autodiff through a `pow`. Measured on this project's 2-core CPU
-    (lrn1 of one tower, 128x55x55x48, forward + backward): 247 ms with TF's op in a
-    bfloat16 model, 73 ms this way in bfloat16; 240 ms and 89 ms in float32. The
-    squares and their sums stay in the compute dtype (the band product accumulates in
-    float32 inside oneDNN); `k + alpha * sum` and its power are formed in float32,
-    since in bfloat16 `2 + small` would lose most of `small`. In float16, whose range
-    ends at 65504, the whole layer computes in float32. The tests check it
-    against a NumPy version of the paper's formula and against
-    `tf.nn.local_response_normalization`, values and gradients.
+    **How it is computed** (`implementation`):
+
+    * `"tf"`: `tf.nn.local_response_normalization` (`tf_lrn`), one call per tower: cuDNN's
+      kernel on GPUs, TF's own elsewhere, and the op that converters map to LiteRT's and
+      ONNX's LRN. It computes in float32 (bfloat16 and float16 inputs are cast around it).
+    * `"matmul"`: the same function in matrix form (`lrn` above): the window sums are one
+      matrix product of the squared maps with a 0/1 band matrix (`band_matrix`:
+      block-diagonal when towers are normalized apart, so no split), and the gradient is
+      written out (`d b[i] / d a[j]`), so that backpropagation needs one more band product
+      instead of autodiff through a `pow`. The squares and their sums stay in the compute
+      dtype (the band product accumulates in float32 inside oneDNN); `k + alpha * sum`
+      and its power are formed in float32, since in bfloat16 `2 + small` would lose most
+      of `small`. In float16, whose range ends at 65504, it computes in float32.
+    * `"auto"` (default): `"tf"` where the layer runs on a GPU (`runs_on_gpu`: a tower's
+      device, or TF's default placement when a GPU is visible), `"matmul"` on CPUs in any
+      dtype. Measured on this project's 2-core CPU (`tools/benchmark_lrn.py`, its numbers in
+      `results/performance/lrn.json`): forward + backward of the paper's two-tower lrn1 and
+      lrn2 at batch 128, `"tf"` against `"matmul"` in one run, in turns, the matrix form
+      was 1.9 to 3.3 times faster, float32 and bfloat16 (TF's CPU kernel is
+      single-threaded and has no bfloat16). On GPUs nothing was measured (the project has
+      none): there TF's op runs cuDNN's kernel, which is what users and tools expect.
+
+    The tests check both implementations against a NumPy version of the paper's formula
+    and against each other, values and gradients, in float32 and bfloat16.
 
     With `towers > 1` each of the `towers` equal channel groups is normalized on its
     own, as the paper's two-GPU net did: a map is never normalized by maps of the other
@@ -142,23 +178,28 @@ class LocalResponseNormalization(keras.layers.Layer):
         alpha_over_size: if True, use `alpha / size` (cuda-convnet/Caffe convention).
         towers: number of channel groups normalized independently.
         devices: optional sequence of `towers` device names, e.g. `("/GPU:0", "/GPU:1")`.
+        implementation: "auto", "tf" or "matmul" (see above). Saved with the layer;
+            models saved before it existed load as "auto".
         **kwargs: standard `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Example:
 
-    >>> lrn = LocalResponseNormalization(size=5, k=2.0, alpha=1e-4, beta=0.75)  # the paper's
+    >>> lrn = LocalResponseNormalization()  # the paper's: n=5, k=2, alpha=1e-4, beta=0.75
     >>> lrn(np.ones((1, 2, 2, 8), "float32")).shape
     TensorShape([1, 2, 2, 8])
     """
 
-    def __init__(self, size, k, alpha, beta, alpha_over_size=False, towers=1, devices=None,
-                 **kwargs):
+    def __init__(self, size=5, k=2.0, alpha=1e-4, beta=0.75, alpha_over_size=False,
+                 towers=1, devices=None, *, implementation="auto", **kwargs):
         super().__init__(**kwargs)
         if int(size) != size or size < 1 or size % 2 == 0:
             raise ValueError(f"LocalResponseNormalization: `size` must be a positive odd "
                              f"integer (the window is centred), got {size!r}.")
         if towers < 1:
             raise ValueError(f"LocalResponseNormalization: `towers` must be >= 1, got {towers!r}.")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"LocalResponseNormalization: `implementation` must be one of "
+                             f"{', '.join(IMPLEMENTATIONS)}, got {implementation!r}.")
         self.size = int(size)
         self.k = float(k)
         self.alpha = float(alpha)
@@ -166,12 +207,20 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.alpha_over_size = bool(alpha_over_size)
         self.towers = int(towers)
         self.devices = _check_devices(devices, self.towers, "LocalResponseNormalization")
+        self.implementation = implementation
 
     @property
     def effective_alpha(self):
         """The alpha that multiplies the window's sum of squares: `alpha`, or `alpha / size`
         with `alpha_over_size`."""
         return self.alpha / self.size if self.alpha_over_size else self.alpha
+
+    def implementation_on(self, device=None):
+        """"tf" or "matmul": what this layer computes with on `device` (see the class
+        docstring; "auto" decides by `runs_on_gpu(device)`)."""
+        if self.implementation != "auto":
+            return self.implementation
+        return "tf" if runs_on_gpu(device) else "matmul"
 
     def denominator(self, inputs):
         """`(k + alpha * sum of squares over the window) ** beta` for every activation of
@@ -184,20 +233,30 @@ class LocalResponseNormalization(keras.layers.Layer):
         return tf.pow(self.k + self.effective_alpha * window_sum(tf.square(x), band),
                       self.beta)
 
-    def call(self, inputs):
+    def _normalize(self, x, towers, device):
+        """`x`'s channels, `towers` groups normalized apart, by the implementation for
+        `device`."""
         alpha = self.effective_alpha
-        if inputs.dtype == tf.float16:
+        if self.implementation_on(device) == "tf":
+            parts = [tf_lrn(part, self.size, self.k, alpha, self.beta)
+                     for part in _split(x, towers, self.name)]
+            return tf.concat(parts, axis=-1) if towers > 1 else parts[0]
+        if x.dtype == tf.float16:
             # float16 overflows at 65504: squares of activations above ~256 (0..255 inputs
             # minus the mean) would. bfloat16 has float32's range and stays as it is.
-            return tf.cast(self.call(tf.cast(inputs, tf.float32)), tf.float16)
-        if not self.devices:  # one product with a block-diagonal band: no split, no concat
-            band = band_matrix(inputs.shape[-1], self.size, self.towers, inputs.dtype)
-            return lrn(inputs, band, self.k, alpha, self.beta)
+            return tf.cast(self._normalize(tf.cast(x, tf.float32), towers, device),
+                           tf.float16)
+        # One product with a block-diagonal band: no split, no concat.
+        band = band_matrix(x.shape[-1], self.size, towers, x.dtype)
+        return lrn(x, band, self.k, alpha, self.beta)
+
+    def call(self, inputs):
+        if not self.devices:
+            return self._normalize(inputs, self.towers, None)
         outputs = []
         for t, x in enumerate(_split(inputs, self.towers, self.name)):
             with _on(self.devices, t):
-                band = band_matrix(x.shape[-1], self.size, 1, x.dtype)
-                outputs.append(lrn(x, band, self.k, alpha, self.beta))
+                outputs.append(self._normalize(x, 1, self.devices[t]))
         return tf.concat(outputs, axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -206,7 +265,14 @@ class LocalResponseNormalization(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "size": self.size, "k": self.k, "alpha": self.alpha,
                 "beta": self.beta, "alpha_over_size": self.alpha_over_size,
-                "towers": self.towers, "devices": self.devices}
+                "towers": self.towers, "devices": self.devices,
+                "implementation": self.implementation}
+
+
+# The paper's constants, owned by the layer's signature: what `alexnet()` defaults to.
+LRN_DEFAULTS = {name: p.default for name, p in
+                inspect.signature(LocalResponseNormalization).parameters.items()
+                if name in ("size", "k", "alpha", "beta", "alpha_over_size")}
 
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")

@@ -3,7 +3,7 @@ Convolutional Neural Networks", NIPS 2012. The whole network is `alexnet()` belo
 """
 import keras
 
-from alexnet_tf.layers import LocalResponseNormalization, TowerConv2D
+from alexnet_tf.layers import LRN_DEFAULTS, LocalResponseNormalization, TowerConv2D
 
 
 def alexnet(
@@ -16,8 +16,9 @@ def alexnet(
     devices=None,                         # Sec. 3.2: one device per tower, e.g. two GPUs
     activation="relu",                    # Sec. 3.1: ReLU (Fig. 1 compares "tanh")
     lrn=True,                             # Sec. 3.3: response normalization after conv1, conv2
-    lrn_size=5, lrn_k=2.0, lrn_alpha=1e-4, lrn_beta=0.75,  # Sec. 3.3: n, k, alpha, beta
-    lrn_alpha_over_size=False,            # Sec. 3.3 uses alpha as is (Caffe divides by n)
+    lrn_size=LRN_DEFAULTS["size"], lrn_k=LRN_DEFAULTS["k"],  # Sec. 3.3: n, k, alpha, beta:
+    lrn_alpha=LRN_DEFAULTS["alpha"], lrn_beta=LRN_DEFAULTS["beta"],  # the layer's defaults
+    lrn_alpha_over_size=LRN_DEFAULTS["alpha_over_size"],  # Sec. 3.3: alpha as is
     lrn_per_tower=True,                   # Sec. 3.2: each GPU normalized its own maps
     pool_size=3, pool_stride=2,           # Sec. 3.4: overlapping pooling, z=3, s=2
     dropout=0.5,                          # Sec. 4.2: dropout in fc6 and fc7
@@ -233,6 +234,121 @@ def fig1_net(
         x = keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     logits = keras.layers.Dense(num_classes, name="fc4")(x)
+    return keras.Model(images, logits, name=name)
+
+
+# cuda-convnet's CIFAR-10 layer files (github.com/dnouri/cuda-convnet, example-layers/):
+# the 5x5 convolutions' kernels, how many of the pools after them are max pools (the rest
+# average), the 3x3 "local" layers' kernels, and the weights' initial standard deviations
+# (initW), conv layers first.
+CUDA_CONVNET = {
+    # layers-18pct.cfg without its rnorm layers ("18 % in 20 minutes"): conv1 32 ->
+    # max pool -> conv2 32 -> avg pool -> conv3 64 -> avg pool -> fc10. Fig. 1's net.
+    "18pct": dict(filters=(32, 32, 64), max_pools=1, local_filters=(),
+                  init_std=(1e-4, 0.01, 0.01, 0.01)),
+    # layers-conv-local-13pct.cfg (no normalization) and -11pct.cfg (rnorm1, rnorm2:
+    # cross-map, after conv1 and conv2): conv1 64 -> max pool -> conv2 64 -> max pool ->
+    # local3 32 -> local4 32 -> fc10. Sec. 3.3's net ("13 % without, 11 % with").
+    "conv-local": dict(filters=(64, 64), max_pools=2, local_filters=(32, 32),
+                       init_std=(1e-4, 0.01, 0.04, 0.04, 0.01)),
+}
+
+
+def cifar_net(
+    num_classes=10,                       # CIFAR-10
+    image_size=32,                        # 32: whole images (Fig. 1); 24: cuda-convnet's crops
+    filters=(32, 32, 64),                 # 5x5 conv layers (layers-18pct.cfg)
+    max_pools=1,                          # the first pools max, the rest avg (layers-18pct.cfg)
+    local_filters=(),                     # 3x3 layers after them (conv-local: (32, 32))
+    activation="relu",                    # Fig. 1: "relu" (solid line) or "tanh" (dashed)
+    lrn=False,                            # Sec. 3.3: response normalization after each 5x5 conv
+    lrn_size=LRN_DEFAULTS["size"], lrn_k=LRN_DEFAULTS["k"],  # Sec. 3.3's constants
+    lrn_alpha=LRN_DEFAULTS["alpha"], lrn_beta=LRN_DEFAULTS["beta"],
+    initializer="gaussian",               # cuda-convnet's N(0, initW); "glorot": Study A's
+    init_std=(1e-4, 0.01, 0.01, 0.01),    # initW of each layer with weights (layers-18pct.cfg)
+    name="cifar_net",
+):
+    """A small CIFAR-10 network after cuda-convnet's layer files, the code of the paper's
+    CIFAR-10 experiments (its footnote to Sec. 3.3): the four-layer net of Fig. 1 by
+    default, Sec. 3.3's with `CUDA_CONVNET["conv-local"]` and `lrn`.
+
+    For each of `filters`: conv (5x5, stride 1, padded 2: "same") -> activation ->
+    [LRN, with `lrn`] -> pool (3x3, stride 2: max for the first `max_pools`, average for
+    the others); then for
+    each of `local_filters`: conv (3x3, "same") -> activation; then the fully connected
+    layer with `num_classes` logits. Layers are named conv1, conv2, ..., lrn1, pool1, ...,
+    and the last fc<n>. With the defaults (layers-18pct.cfg without its rnorm layers, on
+    whole 32x32 images): maps 32, 16, 8, 4 pixels wide, fc4 with 1,024 inputs, 89,578
+    parameters.
+
+    What follows cuda-convnet's files, and where this differs:
+
+    * **Initialization.** `initializer="gaussian"`: weights N(0, `init_std`), one std per
+      layer with weights (the files' initW: conv1 1e-4, then 0.01; 0.04 in the local
+      layers), biases 0 (cuda-convnet's default initB), the same for ReLU and tanh, for
+      inputs of raw pixels minus the mean (0..255 scale). `"glorot"`: Keras'
+      Glorot-uniform weights and zero biases (Study A's start, for inputs / 64).
+    * **Pooling and the activation.** cuda-convnet applies conv1's ReLU after pool1; max
+      pooling commutes with any increasing function (ReLU, tanh), so conv -> activation
+      -> pool is the same net. Pools are "same" padded: 32 -> 16 -> 8 -> 4, as the files'
+      `outputsX=0` (ceil((32 - 3) / 2) + 1 = 16); an average over a window that crosses
+      the border counts the pixels inside only (TF's).
+    * **Local layers.** cuda-convnet's `local3`/`local4` are locally connected (a kernel
+      per position, no weight sharing); Keras 3 has no such layer, so they are
+      convolutions here (weights shared): on the 6x6 maps of 24x24 crops, local3 has
+      18,432 weights instead of 663,552 and local4 9,216 instead of 331,776, so the net
+      of Sec. 3.3 has 146,368 weights instead of 1,114,048.
+    * **Response normalization.** The paper's LRN (Sec. 3.3: k=2, n=5, alpha=1e-4,
+      beta=0.75, alpha not divided by n) after the activation, before pooling, as in
+      AlexNet and in conv-local-11pct.cfg (whose own rnorm constants are k=1, alpha =
+      0.001 / 5 per square, from its `scale=0.001, size=5` and cuda-convnet's division by
+      the size). The constants act on raw-pixel-scale activations; the training code
+      rescales alpha for scaled inputs (`alexnet_tf.recipe.net_lrn_alpha`).
+
+    Returns a `keras.Model` from float images `(batch, image_size, image_size, 3)` to
+    logits `(batch, num_classes)`. Its conv layers are `TowerConv2D` with one tower, so
+    the project's tools (conv1 kernel images, TensorBoard histograms) read it as they read
+    `alexnet`.
+    """
+    if activation not in ("relu", "tanh"):
+        raise ValueError(f"cifar_net: `activation` must be 'relu' or 'tanh', got "
+                         f"{activation!r}.")
+    filters, local_filters = tuple(filters), tuple(local_filters)
+    if not filters or not 0 <= max_pools <= len(filters):
+        raise ValueError(f"cifar_net: `max_pools` must be 0 to the number of conv layers "
+                         f"({len(filters)}), got {max_pools!r}.")
+    layers = len(filters) + len(local_filters) + 1
+    stds = (init_std,) * layers if isinstance(init_std, (int, float)) else tuple(init_std)
+    if len(stds) != layers or not all(isinstance(v, (int, float)) and v > 0 for v in stds):
+        raise ValueError(f"cifar_net: `init_std` must be a positive number or {layers} of "
+                         f"them (one per layer with weights), got {init_std!r}.")
+    if initializer == "gaussian":
+        def init(i):
+            return dict(kernel_initializer=keras.initializers.RandomNormal(0.0, stds[i]),
+                        bias_initializer="zeros")
+    elif initializer == "glorot":
+        def init(i):
+            return dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")
+    else:
+        raise ValueError(f"cifar_net: `initializer` must be 'gaussian' or 'glorot', got "
+                         f"{initializer!r}.")
+    images = keras.Input((image_size, image_size, 3), name="images")
+    x, n = images, 0
+    for n, kernels in enumerate(filters, start=1):
+        x = TowerConv2D(kernels, 5, padding="same", towers=1, activation=activation,
+                        name=f"conv{n}", **init(n - 1))(x)
+        if lrn:
+            x = LocalResponseNormalization(lrn_size, lrn_k, lrn_alpha, lrn_beta,
+                                           towers=1, name=f"lrn{n}")(x)
+        pool_layer = (keras.layers.MaxPooling2D if n <= max_pools
+                      else keras.layers.AveragePooling2D)
+        x = pool_layer(3, 2, padding="same", name=f"pool{n}")(x)
+    for kernels in local_filters:
+        n += 1
+        x = TowerConv2D(kernels, 3, padding="same", towers=1, activation=activation,
+                        name=f"conv{n}", **init(n - 1))(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    logits = keras.layers.Dense(num_classes, name=f"fc{n + 1}", **init(n))(x)
     return keras.Model(images, logits, name=name)
 
 

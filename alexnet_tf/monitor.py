@@ -43,6 +43,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 from tensorboard.plugins.histogram import metadata as histogram_metadata
 
+from alexnet_tf.config import flatten
 from alexnet_tf.data import IMAGE_SIZE
 from alexnet_tf.layers import TowerConv2D
 from alexnet_tf.model import describe
@@ -234,27 +235,19 @@ class ModelGraph(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if global_step(self.model) == 0:
             forward = tf.function(lambda images: self.model(images, training=True))
-            images = tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)
+            size = getattr(self.model, "image_size", IMAGE_SIZE)  # the stored size
+            images = tf.TensorSpec([None, size, size, 3], tf.uint8)
             with self.writer.as_default(step=0):
                 tf.summary.graph(forward.get_concrete_function(images).graph)
             self.writer.flush()
 
 
-def flat_config(config, prefix="", keep_none=False):
+def flat_config(config):
     """A ConfigDict (or dict) as {"group.field": value} with values HParams accepts
     (bool, int, float, str; tuples and lists as strings); unset placeholders (None) left
-    out, unless `keep_none`."""
-    flat = {}
-    for key, value in config.items():
-        if hasattr(value, "items"):
-            flat.update(flat_config(value, f"{prefix}{key}.", keep_none))
-        elif value is None:
-            if keep_none:
-                flat[prefix + key] = None
-        else:
-            flat[prefix + key] = value if isinstance(value, (bool, int, float, str)) \
-                else str(value)
-    return flat
+    out."""
+    return {k: v if isinstance(v, (bool, int, float, str)) else str(v)
+            for k, v in flatten(config).items() if v is not None}
 
 
 class _AtStart(keras.callbacks.Callback):

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_tf import data
+from alexnet_tf.config import flatten
 from alexnet_tf.build import count_examples
 from alexnet_tf.rundir import RunDir
 from alexnet_tf.runtime import Runtime
@@ -33,10 +34,16 @@ from alexnet_tf.runtime import Runtime
 
 PEER_TIMEOUT = 300.0
 """Default of `config.peer_timeout`: seconds a worker waits for the others to join."""
+PROBE_EVERY = 0.5
+"""Seconds between two probes of the peers' addresses (`PeerWatch`): a closed address is
+lost at its second refusal, so a killed worker ends the others in about 1 s plus their
+exit (measured: results/multiworker/lost_worker_detection.json, tools/benchmark_workers.py)."""
 HEARTBEAT_TIMEOUT = 10
 """Seconds without a heartbeat after which TF's coordination service declares a worker lost
 (TF's default, set here explicitly: it bounds how long survivors of a silent failure, e.g.
-a machine that lost power, wait; a killed process is noticed at once by its peers)."""
+a machine that lost power, wait). A killed worker is noticed by TF at the next collective
+that needs it, or by this heartbeat: 8 to 9 s on tiny runs without `PeerWatch`, which
+ends them sooner (results/multiworker)."""
 SHUTDOWN_TIMEOUT = 600
 """Seconds a finished worker waits at exit for the others (the chief exports the model
 after the last step)."""
@@ -304,7 +311,7 @@ class PeerWatch:
     watch (`stop`, or leaving the `with` block) before a peer may end normally.
     """
 
-    def __init__(self, cluster, on_lost, resume_from, every=1.0):
+    def __init__(self, cluster, on_lost, resume_from, every=PROBE_EVERY):
         self.cluster, self.on_lost, self.resume_from = cluster, on_lost, resume_from
         self.every = every
         self._stop = threading.Event()
@@ -378,14 +385,6 @@ def _hash(data):
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 2
 
 
-def _flatten(tree, prefix=""):
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield prefix + key, value
-
-
 def _read_run_id(path, expected):
     deadline = time.monotonic() + RUN_ID_WAIT
     while True:
@@ -409,7 +408,7 @@ def check_same_run(strategy, cluster, workdir, config):
     `config` (a dict, `ConfigDict.to_dict()`) must be the same on every worker. Raises
     `WorkersDisagree`, one line naming each disagreement and its fix.
     """
-    fields = dict(_flatten(config))
+    fields = flatten(config)
     names = sorted(fields)
     path = RunDir(workdir).run_id
     run_id = 0
@@ -574,9 +573,10 @@ class MultiWorkerRuntime(Runtime):
     writes to the workdir; another worker's own files (its copy of built data, checkpoint
     copies it deletes at once) go to a folder of its own there (`RunDir.worker`)."""
 
-    def __init__(self, strategy, cluster, workdir, on_lost):
+    def __init__(self, strategy, cluster, workdir, on_lost, peer_watch=True):
         super().__init__(strategy, None, workdir)
         self.cluster, self.on_lost = cluster, on_lost or exit_lost
+        self.peer_watch = peer_watch
         self.is_chief, self.workers = cluster.is_chief, cluster.size
         if not self.is_chief:
             self.out = self.run.worker(cluster.task[1]).makedirs()
@@ -585,12 +585,12 @@ class MultiWorkerRuntime(Runtime):
     @classmethod
     def create(cls, config, workdir, on_lost=None):
         """Forms the cluster of TF_CONFIG. A thread then watches the other workers
-        (`PeerWatch`, during `guard`) and, when one is lost while this one works alone,
+        (`PeerWatch`, during `guard`, unless config.peer_watch is false) and, when one is lost while this one works alone,
         calls `on_lost(WorkerLost)`, which must end the process (default: `exit_lost`,
         one line and exit status 1)."""
         cluster = Cluster.from_env()
         strategy = multi_worker_strategy(cluster, config.get("peer_timeout", PEER_TIMEOUT))
-        runtime = cls(strategy, cluster, workdir, on_lost)
+        runtime = cls(strategy, cluster, workdir, on_lost, config.get("peer_watch", True))
         if not cluster.is_chief:
             print(f"{cluster.name()}: the chief, {cluster.name(cluster.tasks[0])}, prints the "
                   f"progress and writes the checkpoints, logs and model to {workdir}; this "
@@ -600,8 +600,10 @@ class MultiWorkerRuntime(Runtime):
 
     @contextlib.contextmanager
     def guard(self, resume_from):
-        with report_lost_workers(self.cluster, resume_from), \
-                PeerWatch(self.cluster, self.on_lost, resume_from) as self._watch:
+        watch = (PeerWatch(self.cluster, self.on_lost, resume_from) if self.peer_watch
+                 else contextlib.nullcontext())
+        with report_lost_workers(self.cluster, resume_from), watch:
+            self._watch = watch if self.peer_watch else None
             yield
 
     def agree_on_run(self, config):
@@ -627,4 +629,5 @@ class MultiWorkerRuntime(Runtime):
         # A worker done first waits here for the others' last callbacks, so that no watch
         # sees a peer end normally; the chief then exports alone.
         all_gather(self.strategy, self.cluster, [])
-        self._watch.stop()
+        if self._watch:
+            self._watch.stop()

@@ -63,6 +63,17 @@ class TopKError(keras.metrics.SparseTopKCategoricalAccuracy):
         return 1.0 - super().result()
 
 
+def top_k(num_classes):
+    """The k of the error reported beside the top-1 error: the paper's 5 (Table 1), or the
+    number of classes when there are fewer (every label is then among the top k)."""
+    return min(5, num_classes)
+
+
+def top_k_key(num_classes):
+    """The name of that error in metrics and results: "top5_error" ("top4_error" ...)."""
+    return f"top{top_k(num_classes)}_error"
+
+
 def _set_lr(optimizer, value):
     optimizer.learning_rate.assign(value)
 

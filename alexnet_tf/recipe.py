@@ -9,17 +9,25 @@ import keras
 from alexnet_tf import finetune
 from alexnet_tf.augment import PaperAugmentation
 from alexnet_tf.classifier import Classifier
-from alexnet_tf.model import alexnet, fig1_net
-from alexnet_tf.optim import PaperSGD, TopKError
+from alexnet_tf.model import alexnet, cifar_net, fig1_net
+from alexnet_tf.optim import PaperSGD, TopKError, top_k, top_k_key
 from alexnet_tf.stats import load_stats
 
 
-def training_model(config, devices=None):
-    """The `Classifier` of a config: `PaperAugmentation` per `config.augment` ->
-    `alexnet(**config.model)` with LRN's alpha rescaled to the input scale
-    (`net_lrn_alpha`), or `fig1_net(**config.model)` with `config.net="fig1"`."""
+def training_model(config, devices=None, data_stats=None):
+    """The `Classifier` of a config: uint8 images of the stored size
+    (`config.data.image_size`) -> `PaperAugmentation` per `config.augment` (crops of the
+    net's input size) -> `alexnet(**config.model)` with LRN's alpha rescaled to the input
+    scale (`net_lrn_alpha`), `fig1_net(**config.model)` with `config.net="fig1"`, or
+    `cifar_net(**config.model)` (alpha rescaled too) with `config.net="cifar"`.
+    `data_stats`: the stats file of the run's training data (`inputs.TrainData.stats`),
+    used when `config.augment.stats` is "data"."""
     a = config.augment
-    stats = load_stats(a.stats)
+    if a.stats == "data" and not data_stats:
+        raise ValueError("config.augment.stats=data needs the statistics of the run's "
+                         "training data (TFRecords: data.source tfrecord, images or "
+                         "generated), computed when its data is made")
+    stats = load_stats(data_stats if a.stats == "data" else a.stats)
     if a.per_pixel_mean and "mean_image" not in stats:
         raise ValueError("config.augment.per_pixel_mean needs a stats file with a mean image "
                          "(tools/compute_stats.py)")
@@ -32,14 +40,18 @@ def training_model(config, devices=None):
                                           "lrn_alpha": net_lrn_alpha(config)})
     elif config.net == "fig1":  # the small net of the paper's Fig. 1 (no towers)
         net = fig1_net(**config.model)
+    elif config.net == "cifar":  # cuda-convnet's CIFAR-10 nets (Fig. 1, Sec. 3.3)
+        net = cifar_net(**{**config.model.to_dict(), "lrn_alpha": net_lrn_alpha(config)})
     else:
-        raise ValueError(f"config.net must be 'alexnet' or 'fig1', got {config.net!r}")
+        raise ValueError(f"config.net must be 'alexnet', 'fig1' or 'cifar', got "
+                         f"{config.net!r}")
     preprocess = PaperAugmentation(mean, stats["eigvals"], stats["eigvecs"],
                                    crop=net.input_shape[1],
                                    lighting_std=a.lighting_std if a.enabled else 0.0,
                                    flip=a.enabled, random_crop=a.enabled, scale=a.input_scale,
-                                   seed=config.seed, dtype="float32", name="augment")
-    return Classifier(net, preprocess, name="classifier")
+                                   seed=config.seed, pad=a.pad, dtype="float32",
+                                   name="augment")
+    return Classifier(net, preprocess, image_size=config.data.image_size, name="classifier")
 
 
 def net_lrn_alpha(config):
@@ -50,13 +62,14 @@ def net_lrn_alpha(config):
 
 def compile_model(model, config, jit_compile):
     """Compiles `model` with the paper's optimizer, loss and top-1 (and top-5, with more
-    than 5 classes) error, and builds the optimizer's variables (checkpoints restore
+    than 5 classes: `optim.top_k`) error, and builds the optimizer's variables (checkpoints restore
     into them). Fine-tuning (`config.finetune`): the layers it leaves out are frozen
     first, and its per-layer learning-rate multipliers go to the optimizer."""
     finetune.freeze(config, model)
     metrics = [TopKError(k=1, name="top1_error")]
-    if config.model.num_classes > 5:
-        metrics.append(TopKError(k=5, name="top5_error"))
+    classes = config.model.num_classes
+    if top_k(classes) < classes:  # else every label is in the top k: not worth logging
+        metrics.append(TopKError(k=top_k(classes), name=top_k_key(classes)))
     o = config.optimizer
     model.compile(
         optimizer=PaperSGD(o.learning_rate, o.momentum, o.weight_decay,

@@ -35,12 +35,12 @@ from alexnet_tf.rundir import RunDir
 
 # ---------------------------------------------------------------------------- runs
 
-def _run_summary(directory, threshold):
+def _run_summary(directory, threshold, key="top1_error"):
     """One finished run's row of the report (`analysis.run_summary`), from its folder."""
     h = S.history(directory)
     config = RunDir(directory).read_config() or {}
     return A.run_summary(h, S.wall_seconds(directory), S.median_epoch_seconds([h]),
-                         config.get("model", {}).get("num_classes"), threshold)
+                         config.get("model", {}).get("num_classes"), threshold, key)
 
 
 def collect(spec, workdir):
@@ -54,7 +54,8 @@ def collect(spec, workdir):
             if not S.is_finished(directory, spec["epochs"][variant]):
                 unfinished.append(f"{variant}/seed-{seed}")
                 continue
-            runs[seed] = _run_summary(directory, spec["threshold"])
+            runs[seed] = _run_summary(directory, spec["threshold"],
+                                      spec.get("threshold_key", "top1_error"))
             histories.append(S.history(directory))
         results[variant] = {"runs": runs, "histories": histories,
                             "mean": A.mean_row(runs.values())}
@@ -154,7 +155,8 @@ def curves_figure(spec, results, path):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, key, title in zip(axes, ("top1_error", "val_top1_error"),
+    training = spec.get("threshold_key", "top1_error")
+    for ax, key, title in zip(axes, (training, "val_top1_error"),
                               ("training top-1 error", "validation top-1 error")):
         for variant, result in results.items():
             if not result["histories"]:
@@ -185,10 +187,11 @@ def fig1_figure(spec, results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4.2))
+    key = spec.get("threshold_key", "top1_error")
     for role, style, color in (("fast", "-", "tab:blue"), ("slow", "--", "tab:red")):
         variant = spec["speedup"][role]
         for i, h in enumerate(results[variant]["histories"]):
-            ax.plot([e["epoch"] + 1 for e in h], [e["top1_error"] for e in h], style,
+            ax.plot([e["epoch"] + 1 for e in h], [e[key] for e in h], style,
                     color=color, alpha=0.8, label=variant if i == 0 else None)
     ax.axhline(spec["threshold"], color="gray", linewidth=1)
     ax.set(xlabel="epochs", ylabel="training top-1 error", ylim=(0, 1),

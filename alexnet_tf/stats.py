@@ -1,15 +1,17 @@
 """Dataset statistics for the paper's preprocessing (Sec. 2 and 4.1).
 
 * The mean to subtract: the paper subtracts "the mean activity over the training set from
-  each pixel", a 256x256x3 mean image; a per-channel mean (3 numbers) is the common
+  each pixel", a 256x256x3 mean image (at the data's stored size: 32x32x3 for
+  CIFAR-10); a per-channel mean (3 numbers) is the common
   simplification. Both are computed.
 * The 3x3 covariance of RGB pixel values over the training set, and its eigenvalues and
   eigenvectors, for PCA lighting noise (`alexnet_tf.augment`).
 
-All values are in 0..255 pixel units, computed over the 256x256 images the input
-pipeline delivers (shorter side to 256, central crop), streamed with float64 sums.
+All values are in 0..255 pixel units, computed over the images the input pipeline
+delivers (shorter side to the stored size, central crop: 256 for the paper, the size the
+TFRecords' manifest records otherwise, `data.stored_size`), streamed with float64 sums.
 
-Stats files are `.npz` archives with `mean_image` [256, 256, 3], `mean_rgb` [3],
+Stats files are `.npz` archives with `mean_image` [size, size, 3], `mean_rgb` [3],
 `covariance` [3, 3], `eigvals` [3] (descending), `eigvecs` [3, 3] (eigenvector i in column
 i, sign fixed so its largest component is positive), `count` (images) and `source`.
 """
@@ -19,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from alexnet_tf import data
-from alexnet_tf.data import FEATURES, IMAGE_SIZE, shard_files, decode, resize_and_crop
+from alexnet_tf.data import FEATURES, shard_files, decode, resize_and_crop
 
 # Published ImageNet values, for when you have not computed your own:
 # * mean_rgb: the ILSVRC-2012 training-set channel means used by Caffe's reference models
@@ -38,7 +40,7 @@ PUBLISHED = {
 }
 
 
-def _images(pattern, batch_size, max_images, data_dir=None):
+def _images(pattern, batch_size, max_images, data_dir, size):
     # Encoded images in a fixed order, cut to the first `max_images`, then decoded.
     if isinstance(pattern, str) and pattern.startswith(data.TFDS_PREFIX):
         ds = data.tfds_encoded(*data.tfds_path(pattern, "train"), data_dir)
@@ -50,7 +52,7 @@ def _images(pattern, batch_size, max_images, data_dir=None):
         ds = ds.map(lambda r: tf.io.parse_single_example(r, FEATURES)["image/encoded"])
     if max_images:
         ds = ds.take(max_images)
-    ds = ds.map(lambda encoded: resize_and_crop(decode(encoded), IMAGE_SIZE),
+    ds = ds.map(lambda encoded: resize_and_crop(decode(encoded), size),
                 num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(2)
 
@@ -62,19 +64,25 @@ def _batch_sums(images):
     return tf.reduce_sum(x, axis=0), tf.matmul(pixels, pixels, transpose_a=True)
 
 
-def compute_stats(pattern, max_images=None, batch_size=128, progress=None, data_dir=None):
+def compute_stats(pattern, max_images=None, batch_size=128, progress=None, data_dir=None,
+                  image_size=None):
     """Streams the images of `pattern`, TFRecord shards (a glob) or a prepared tfds
     dataset (`tfds:NAME[:SPLIT]`, NAME looked up in `data_dir`, split `train` by default;
     see `data.read_path`), the first `max_images` in file order or all, and returns the
     stats dict described in the module docstring.
 
     `progress`, if given, is called with the number of images done after each batch.
+    `image_size`: the size the images are read at (the mean image's); None: the shards'
+    stored size (`data.stored_size`), else 256.
     """
-    sum_image = np.zeros((IMAGE_SIZE, IMAGE_SIZE, 3))
+    tfds = isinstance(pattern, str) and pattern.startswith(data.TFDS_PREFIX)
+    size = data.read_size(image_size, None if tfds else pattern)
+    sum_image = np.zeros((size, size, 3))
     sum_outer = np.zeros((3, 3))
     count = 0
     # `checked`: an image that does not decode is one error line naming `pattern`.
-    for images in data.checked(_images(pattern, batch_size, max_images, data_dir), pattern):
+    for images in data.checked(_images(pattern, batch_size, max_images, data_dir, size),
+                               pattern):
         s, outer = _batch_sums(images)
         sum_image += s.numpy()
         sum_outer += outer.numpy()

@@ -13,6 +13,9 @@ ml_collections ConfigDict) with these fields:
     paper_effects   optional, {variant: {"top1": 0.014, "text": "..."}}: the paper's change of
                     the final top-1 error, variant minus baseline, as a fraction
     threshold       optional, the training top-1 error of "epochs to reach it" (Fig. 1: 0.25)
+    threshold_key   optional, the history key of that error (default "top1_error", the
+                    running error of training; "train_eval_top1_error": the net in
+                    inference mode on a fixed training sample, alexnet_tf.train_eval)
     speedup         optional, {"slow": variant, "fast": variant, "paper": 6.0}: the report
                     gives the ratio of their epochs to the threshold, seed by seed, against
                     the paper's (Fig. 1: tanh needs six times the epochs of ReLU), and fig1.png
@@ -71,13 +74,14 @@ import time
 import configs
 import ml_collections
 
+from alexnet_tf.config import flatten
 from alexnet_tf.files import read_json, write_json
 from alexnet_tf.rundir import RunDir
 
 CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
 TRAIN_COMMAND = (sys.executable, "-m", "alexnet_tf.train")  # the installed package's own
 STUDY_FIELDS = ("base", "variants", "seeds", "overrides", "baseline", "paper_effects",
-                "threshold", "speedup", "validation_data", "description")
+                "threshold", "threshold_key", "speedup", "validation_data", "description")
 RECORD_EVERY = 10  # seconds: how much wall time a kill -9 can lose from a run's record
 
 
@@ -95,19 +99,6 @@ def _load_module(path, name):
     except Exception as e:  # a user's Python file: report it in one line
         raise StudyError(f"{path}: {type(e).__name__}: {e}") from None
     return module
-
-
-def _flatten(overrides, prefix=""):
-    """{"model": {"lrn": False}} or {"model.lrn": False} -> {"model.lrn": False}."""
-    if isinstance(overrides, ml_collections.ConfigDict):
-        overrides = overrides.to_dict()
-    flat = {}
-    for key, value in overrides.items():
-        if isinstance(value, (dict, ml_collections.ConfigDict)):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def set_field(config, key, value, where):
@@ -185,8 +176,8 @@ def load_study(study_file):
             and all(isinstance(v, dict) for v in raw["variants"].values())):
         raise StudyError(f"{study_file}: variants must be {{name: {{field: value}}}} and "
                          f"overrides {{field: value}}")
-    variants = {name: _flatten(v) for name, v in raw["variants"].items()}
-    common = _flatten(raw.get("overrides") or {})
+    variants = {name: flatten(v) for name, v in raw["variants"].items()}
+    common = flatten(raw.get("overrides") or {})
     base = _base_name(raw["base"], study_file)
     epochs = {}
     for name, overrides in variants.items():
@@ -211,6 +202,9 @@ def load_study(study_file):
                              f"give 'top1' as a number (variant minus baseline)")
     if not isinstance(raw.get("threshold", 0.25), numbers.Real):
         raise StudyError(f"{study_file}: threshold must be a number (a training top-1 error)")
+    if not isinstance(raw.get("threshold_key", "top1_error"), str):
+        raise StudyError(f"{study_file}: threshold_key must be a history key, e.g. "
+                         f"'train_eval_top1_error'")
     speedup = raw.get("speedup")
     if speedup is not None and not (
             isinstance(speedup, dict) and set(speedup) <= {"slow", "fast", "paper"}
@@ -221,7 +215,8 @@ def load_study(study_file):
     return _jsonable(dict(
         study=os.path.abspath(study_file), description=raw.get("description", ""), base=base,
         overrides=common, variants=variants, seeds=seeds, baseline=baseline,
-        paper_effects=paper, threshold=float(raw.get("threshold", 0.25)), speedup=speedup,
+        paper_effects=paper, threshold=float(raw.get("threshold", 0.25)),
+        threshold_key=raw.get("threshold_key", "top1_error"), speedup=speedup,
         validation_data=raw.get("validation_data"), epochs=epochs))
 
 

@@ -59,14 +59,17 @@ def render(kind, rng, size=SIZE):
 
 
 def make_dataset(folder, classes=len(KINDS), train_per_class=200, val_per_class=50, seed=0,
-                 quality=90):
+                 quality=90, image_size=SIZE):
     """Writes `folder/images/{train,validation}/<kind>/*.jpg` and TFRecords
     `folder/{train,validation}-*` (with manifests and class lists), unless they are
-    already there from an earlier call with the same arguments. Returns `folder`."""
+    already there from an earlier call with the same arguments. Images are rendered and
+    stored at `image_size` (the stored size, config.data.image_size). Returns `folder`."""
     if not 2 <= classes <= len(KINDS):
         raise ValueError(f"generated data has 2 to {len(KINDS)} classes, got {classes}")
     spec = {"classes": classes, "train_per_class": train_per_class,
             "val_per_class": val_per_class, "seed": seed, "quality": quality}
+    if image_size != SIZE:  # recorded only when not the default: older folders still match
+        spec["image_size"] = image_size
     done = os.path.join(folder, "generated.json")
     if os.path.exists(done):
         with open(done) as f:
@@ -80,11 +83,12 @@ def make_dataset(folder, classes=len(KINDS), train_per_class=200, val_per_class=
             out = os.path.join(folder, "images", split, kind)
             os.makedirs(out, exist_ok=True)
             for i in range(n):
-                jpeg = tf.io.encode_jpeg(render(kind, rng), quality=quality).numpy()
+                jpeg = tf.io.encode_jpeg(render(kind, rng, image_size),
+                                         quality=quality).numpy()
                 with open(os.path.join(out, f"{kind}_{i:05d}.jpg"), "wb") as f:
                     f.write(jpeg)
         build(os.path.join(folder, "images", split), folder, split, progress=False,
-              shards=max(1, min(8, n * classes // 256)), seed=seed)
+              shards=max(1, min(8, n * classes // 256)), seed=seed, image_size=image_size)
     with open(done, "w") as f:
         json.dump(spec, f)
     return folder

@@ -30,6 +30,7 @@ from alexnet_tf.monitor import EpochTime, tensorboard_callbacks
 from alexnet_tf.optim import paper_schedule
 from alexnet_tf.recipe import compile_model, training_model
 from alexnet_tf.rundir import RunDir
+from alexnet_tf.train_eval import TrainEval
 
 __all__ = ["train", "TrainingDiverged", "BadData", "record_resources"]
 
@@ -72,7 +73,7 @@ def train(config, workdir, on_lost=None):
         steps = steps_per_epoch(config, d)
         train_policy, val_policy, per_worker = rt.split(config, d, steps)
         with rt.strategy.scope():
-            model = training_model(config, rt.devices)
+            model = training_model(config, rt.devices, d.stats)
             compile_model(model, config, path.jit_compile)
         rt.prepare(model, next(iter(d.validation)))
 
@@ -113,12 +114,15 @@ def train(config, workdir, on_lost=None):
                f"{config.batch_size} per epoch) for {config.epochs} epochs; strategy "
                f"{config.strategy}, jit_compile {path.jit_compile}; logs in {rt.out.logs}")
         validation = rt.shard(d.validation, val_policy)
+        train_eval = ([TrainEval(d.train_sample(config.train_eval_examples, config.batch_size))]
+                      if config.train_eval_examples else [])
         for ds, first, last, n_steps, first_step in fit_parts(
                 d, config, steps, epoch, step, per_worker,
                 lambda ds: rt.shard(ds, train_policy)):
             callbacks = [schedule, Throughput(config.batch_size), EpochTime(), nan_guard,
-                         *dropped, HistoryWriter(history, rt.out.history if rt.is_chief
-                                                 else None), *tensorboard, *probing,
+                         *dropped, *train_eval,  # train_eval's key before the history
+                         HistoryWriter(history, rt.out.history if rt.is_chief else None),
+                         *tensorboard, *probing,
                          Checkpointer(checkpoints, schedule, nan_guard,  # after both
                                       config.checkpoint_every_steps, steps, first_step)]
             _fit(model, ds, first, last, n_steps, validation, callbacks, config, d, rt,

@@ -33,7 +33,16 @@ def get_config():
     c.data.train_split = field("train")          # tfds
     c.data.validation_split = field("validation")  # tfds
     c.data.data_dir = field(str, path="dir")     # tfds
+    # data.source images: build only data.classes' images of the trees (the other class
+    # folders left out, not refused), and at most train_per_class training images of each
+    # class, drawn by the run's seed (alexnet_tf.build: select_classes, per_class).
+    c.data.select_classes = field(False)
+    c.data.train_per_class = field(int, "[1, inf)")  # default: all
     c.data.shuffle_buffer = field(10_000, "[1, inf)")  # serialized records
+    # The stored size: images are built and read with their shorter side scaled to it and
+    # the central square kept (Sec. 2: 256; CIFAR-10: 32, its own size, nothing resized).
+    # The net's input size is the crop (model.image_size: 224 for the paper).
+    c.data.image_size = field(256, "[1, inf)")
     # tf.distribute auto-sharding
     c.data.shard_policy = field("auto", ("auto", "file", "data", "off"))
     c.data.fixed_order = field(True)   # each epoch's order fixed by the seed (exact resume)
@@ -45,8 +54,9 @@ def get_config():
         train_per_class=field(200, "[1, inf)"), val_per_class=field(50, "[1, inf)"),
         seed=field(0, "[0, inf)")))
 
-    # "fig1": alexnet_tf.model.fig1_net (configs/fig1.py)
-    c.net = field("alexnet", ("alexnet", "fig1"))
+    # "fig1": alexnet_tf.model.fig1_net (configs/fig1.py); "cifar": alexnet_tf.model.cifar_net
+    # (configs/cifar*.py)
+    c.net = field("alexnet", ("alexnet", "fig1", "cifar"))
     c.model = ml_collections.ConfigDict(dict(   # keyword arguments of the net's function
         num_classes=field(1000, "[1, inf)"), towers=field(2, (1, 2)),
         activation=field("relu", ("relu", "tanh")), lrn=field(True),
@@ -94,15 +104,23 @@ def get_config():
     c.augment = ml_collections.ConfigDict(dict(   # alexnet_tf.augment.PaperAugmentation
         enabled=field(True),           # Sec. 4.1: random crops, flips, PCA lighting
         lighting_std=field(0.1, "[0, inf)"),    # Sec. 4.1
-        # or a tools/compute_stats.py file
-        stats=field("published", ("published",), path="file"),
+        # or a tools/compute_stats.py file, or "data": computed from the training TFRecords
+        # at the run's start (written beside them, WORKDIR/data/train.stats.npz)
+        stats=field("published", ("published", "data"), path="file"),
         # Sec. 2 subtracts the mean image: needs a stats file
         per_pixel_mean=field(False),
         # pixels 0..255 minus the mean (1/64 with "he" init)
-        input_scale=field(1.0, "(0, inf)")))
+        input_scale=field(1.0, "(0, inf)"),
+        # zero pixels around the mean-subtracted image before cropping (0: the paper; 4 with
+        # 32x32 crops of CIFAR-10: cuda-convnet-style translations at the whole size)
+        pad=field(0, "[0, inf)")))
     c.strategy = field("default", ("default", "towers", "mirrored", "multi_worker"))
     # multi_worker: seconds a worker waits for the others to join
     c.peer_timeout = field(300.0, "(0, inf)")
+    # multi_worker: a thread also probes the other workers' addresses twice a second, so
+    # that a lost worker ends this one within about a second even while it works alone;
+    # without it TF's own detection decides, up to its heartbeat's 10 s (results/multiworker)
+    c.peer_watch = field(True)
     # "auto": the fastest path of this machine (alexnet_tf.distribute.compute_path):
     # mixed_bfloat16 on CPUs with bfloat16 instructions and A100/H100-class GPUs,
     # mixed_float16 on older GPUs, float32 elsewhere; XLA on GPUs only. The paper trained
@@ -120,6 +138,11 @@ def get_config():
     # distance from its start on one fixed validation batch, into WORKDIR/probe.json (0: off).
     c.probe_every_steps = field(0, "[0, inf)")
     c.verbose = field(1, (0, 1, 2))    # Keras progress: 0 none, 1 bar, 2 one line per epoch
+    # After every epoch, the top-1 error of the net in inference mode (centre crop, no
+    # dropout) on this many training images, a fixed sample (the first in the built
+    # shards' order, which the builder shuffled), as history's train_eval_top1_error
+    # (alexnet_tf.train_eval; Fig. 1's training error). 0: off.
+    c.train_eval_examples = field(0, "[0, inf)")
 
     # Fine-tuning (not in the paper; alexnet_tf.finetune, README "Fine-tuning"): start from
     # a trained model's weights instead of the initialization above.

@@ -225,3 +225,55 @@ def test_scale_multiplies_the_output_and_the_lighting():
                                  PUBLISHED["eigvecs"], crop=224, seed=9,
                                  scale=1 / 64)(x, training=True)
     np.testing.assert_allclose(scaled.numpy(), plain / 64, rtol=1e-5, atol=1e-5)
+
+
+def coded_images(size, batch):
+    """Images whose pixels encode their own coordinates (row + 1, column + 1: 0 is the
+    padding), for recovering where each crop came from."""
+    rows, cols = np.mgrid[1:size + 1, 1:size + 1]
+    coded = np.stack([rows, cols, np.zeros_like(rows)], -1).astype("uint8")
+    return np.repeat(coded[None], batch, axis=0)
+
+
+@pytest.mark.parametrize("crop, pad", [(24, 0), (32, 4)])
+def test_cifar_crops_padded_or_not(crop, pad):
+    """cuda-convnet's CIFAR-10 translations: random 24x24 crops of 32x32 images, or 32x32
+    crops of the image padded by 4 zeros (the mean colour); 9 offsets each way either way,
+    flipped half the time; at test the centre crop (the image itself when padded)."""
+    layer = A.PaperAugmentation(np.zeros(3), PUBLISHED["eigvals"], PUBLISHED["eigvecs"],
+                                crop=crop, pad=pad, lighting_std=0.0, seed=5)
+    x = coded_images(32, 512)
+    out = tf.function(lambda t: layer(t, training=True), jit_compile=True)(x).numpy()
+    assert out.shape == (512, crop, crop, 3)
+    # Each crop is a window of the padded coded image: find its offset from any pixel
+    # inside the image (padding reads 0).
+    padded = np.pad(x[0], [(pad, pad), (pad, pad), (0, 0)]).astype("float32")
+    tops, lefts, flips = set(), set(), 0
+    for crop_image in out:
+        for flip in (False, True):
+            c = crop_image[:, ::-1] if flip else crop_image
+            inside = np.argwhere(c[..., 0] > 0)[0]
+            top = int(c[inside[0], inside[1], 0]) - 1 + pad - inside[0]
+            left = int(c[inside[0], inside[1], 1]) - 1 + pad - inside[1]
+            if 0 <= top <= 2 * 4 and 0 <= left <= 2 * 4 and np.array_equal(
+                    c, padded[top:top + crop, left:left + crop]):
+                tops.add(top), lefts.add(left)
+                flips += flip
+                break
+        else:
+            raise AssertionError("a training crop is no window of the padded image")
+    assert tops == lefts == set(range(9))
+    assert 0.4 < flips / len(out) < 0.6
+    test = layer(x[:2], training=False).numpy()
+    np.testing.assert_array_equal(test[0], padded[4:4 + crop, 4:4 + crop])
+    if pad:
+        np.testing.assert_array_equal(test[0], x[0].astype("float32"))
+    # The 10 test crops (cuda-convnet's multiview: corners, centre, mirrors) of the padded
+    # image.
+    crops = A.ten_crops(layer.standardize(x[:1]), crop).numpy()
+    np.testing.assert_array_equal(crops[0, 4], test[0])
+    np.testing.assert_array_equal(crops[0, 0], padded[:crop, :crop])
+    assert layer.get_config()["pad"] == pad
+    with pytest.raises(ValueError, match="images of 16x16 padded by 4 are smaller than the 32"):
+        A.PaperAugmentation(np.zeros(3), PUBLISHED["eigvals"], PUBLISHED["eigvecs"], crop=32,
+                            pad=4).build((None, 16, 16, 3))

@@ -163,6 +163,38 @@ def test_unknown_class_folder_is_an_error(odd_tree, tmp_path):
         B.build(root, tmp_path / "out", "train", classes=classes, progress=False)
 
 
+def test_selected_classes_and_images_per_class(tmp_path):
+    """select_classes keeps only the listed classes' images (the others counted as left
+    out); per_class keeps that many of each, the same for the same seed, others for
+    another; the validation build of the same classes takes all of its images."""
+    write_tree(tmp_path / "tree", classes=[f"n0000000{i}" for i in range(4)], per_class=10,
+               odd=False, sizes=[(20, 20)])
+    classes = tmp_path / "classes.txt"
+    classes.write_text("n00000001 one\nn00000003 three\n")
+
+    def files(out, split="train", **kwargs):
+        manifest = B.build(tmp_path / "tree", tmp_path / out, split, classes=classes,
+                           select_classes=True, progress=False, **kwargs)
+        names = sorted(r["image/filename"].decode()
+                       for r in records(str(tmp_path / out / f"{split}-*")))
+        return manifest, names
+
+    manifest, names = files("all")
+    assert manifest["num_examples"] == 20 and manifest["left_out"] == 20
+    assert {n.split("_")[0] for n in names} == {"n00000001", "n00000003"}
+    manifest, three = files("three", per_class=3)
+    assert manifest["num_examples"] == 6 and manifest["options"]["per_class"] == 3
+    assert [n.split("_")[0] for n in three].count("n00000001") == 3
+    assert files("again", per_class=3)[1] == three
+    assert files("other", per_class=3, seed=1)[1] != three
+    assert D.read_classes(tmp_path / "three/train.classes.txt")[0] == ["n00000001", "n00000003"]
+    with pytest.raises(ValueError, match="needs a class list"):
+        B.build(tmp_path / "tree", tmp_path / "x", "train", select_classes=True, progress=False)
+    classes.write_text("n00000009 absent\n")
+    with pytest.raises(ValueError, match="none of its images is of a class in --classes"):
+        files("none")
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(input="/nonexistent/dir"), "does not exist"),
     (dict(split="../x"), "plain name"),
@@ -313,3 +345,47 @@ def test_count_examples_of_a_subset_of_shards(odd_tree, tmp_path):
     shutil.copy(tmp_path / "train-00002-of-00003", tmp_path / "other-00000-of-00001")
     assert B.count_examples([str(tmp_path / "train-00000-*"), str(tmp_path / "other-*")]) \
         == counts[0] + counts[2]
+
+
+def test_small_images_are_stored_at_their_own_size(tmp_path):
+    """CIFAR-10's case: 32x32 JPEGs built with image_size=32 are kept byte for byte (no
+    resampling, no second JPEG generation), larger ones are scaled down to 32x32, and the
+    stored size is in the manifest, where the readers find it."""
+    root = tmp_path / "tree"
+    write_tree(root, per_class=3, odd=False, sizes=[(32, 32), (48, 64), (32, 32)])
+    manifest = B.build(root, tmp_path / "out", "train", shards=1, progress=False,
+                       image_size=32)
+    assert manifest["options"]["image_size"] == 32
+    recs = {r["image/filename"].decode(): r for r in records(str(tmp_path / "out/train-*"))}
+    with open(root / "n00000001" / "n00000001_0.JPEG", "rb") as f:
+        assert recs["n00000001_0.JPEG"]["image/encoded"] == f.read()
+    scaled = recs["n00000001_1.JPEG"]
+    assert (scaled["image/height"], scaled["image/width"]) == (32, 32)
+    pattern = str(tmp_path / "out/train-*")
+    assert D.stored_size(pattern) == 32
+    images, _ = next(iter(D.tfrecord_dataset(pattern, ["n00000001", "n00000002"], 6,
+                                             training=False)))
+    assert images.shape == (6, 32, 32, 3)  # read at the stored size by default
+    # A build at another size is another build; one without resizing stores no size.
+    with pytest.raises(ValueError, match="other inputs or options"):
+        B.build(root, tmp_path / "out", "train", shards=1, progress=False)
+    B.build(root, tmp_path / "kept", "train", shards=1, resize=False, progress=False)
+    assert D.stored_size(str(tmp_path / "kept/train-*")) is None
+
+
+def test_a_build_planned_before_the_stored_size_was_recorded_is_the_same(odd_tree, tmp_path):
+    """Builds (and running studies' data folders) planned before `image_size` was an
+    option are resumed as the 256 builds they were, not refused."""
+    root, _ = odd_tree
+    out = tmp_path / "out"
+    B.build(root, out, "train", shards=2, progress=False)
+    plan_path = out / ".train.build" / "plan.json"
+    plan = json.loads(plan_path.read_text())
+    del plan["options"]["image_size"]
+    plan_path.write_text(json.dumps(plan))
+    manifest_path = out / "train.manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["options"]["image_size"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert D.stored_size(str(out / "train-*")) == 256  # resized, as builds then were
+    B.build(root, out, "train", shards=2, progress=False)  # the same build: no error

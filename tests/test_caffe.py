@@ -2,7 +2,6 @@
 NumPy with Caffe's semantics (BGR input, grouped convolutions, cross-channel LRN with
 alpha / n and k = 1, 227 input, no padding in conv1)."""
 import os
-import pickle
 import subprocess
 import sys
 

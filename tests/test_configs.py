@@ -4,7 +4,8 @@ import pathlib
 
 import pytest
 
-from alexnet_tf import alexnet
+from alexnet_tf import alexnet, model as M
+from alexnet_tf.config import NETS
 
 CONFIGS = sorted(p.stem for p in (pathlib.Path(__file__).parents[1] / "configs").glob("*.py")
                  if p.stem != "__init__")
@@ -15,7 +16,7 @@ def test_config_loads_and_builds(name):
     config = importlib.import_module(f"configs.{name}").get_config()
     assert config.strategy in ("default", "towers", "mirrored", "multi_worker")
     assert config.data.source in ("tfrecord", "images", "generated", "tfds", "folder")
-    model = alexnet(**config.model)
+    model = getattr(M, NETS[config.net])(**config.model)
     assert model.output_shape == (None, config.model.num_classes)
 
 

@@ -222,3 +222,17 @@ def test_epochs_are_recreated_exactly_and_skip_resumes_mid_epoch(tree, source):
     assert any(not np.array_equal(a[0], b[0]) for a, b in zip(e0, e1))  # epochs differ
     for (x, _), (x2, _) in zip(e0[2:], epoch_labels(0, skip=2)):
         np.testing.assert_array_equal(x, x2)
+
+
+def test_every_reader_delivers_the_size_it_is_given(tree):
+    """image_size: the stored size a reader delivers (32 for CIFAR-10); TFRecords default
+    to theirs (the manifest's: 256 here), folders and tfds to the paper's 256."""
+    pattern = str(tree / "records/train-*")
+    assert D.stored_size(pattern) == 256
+    for ds in (D.tfrecord_dataset(pattern, CLASSES, 4, training=False, image_size=32),
+               D.folder_dataset(tree / "tree", 4, training=False, image_size=32),
+               D.read_path(tree / "tree", None, 4, image_size=32),
+               D.read_path(pattern, CLASSES, 4, image_size=32)):
+        assert next(iter(ds))[0].shape == (4, 32, 32, 3)
+    assert next(iter(D.read_path(pattern, CLASSES, 4)))[0].shape == (4, 256, 256, 3)
+    assert next(iter(D.folder_dataset(tree / "tree", 4, False)))[0].shape == (4, 256, 256, 3)

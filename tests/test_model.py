@@ -195,3 +195,53 @@ def test_conv1_init_std_sets_conv1_alone():
     conv2 = np.concatenate([k.numpy().ravel() for k in net.get_layer("conv2").kernels])
     assert abs(conv1.std() - 0.01) < 0.0005  # 34,848 draws
     assert abs(conv2.std() - np.sqrt(2 / (5 * 5 * 48))) < 0.002  # He-normal, as before
+
+
+def test_cifar_net_is_cuda_convnets_18pct_net_without_normalization():
+    from alexnet_tf.model import cifar_net
+    keras.utils.set_random_seed(0)
+    net = cifar_net()
+    assert [n for n, _ in parameter_counts(net)] == ["conv1", "conv2", "conv3", "fc4"]
+    assert net.count_params() == 89_578
+    assert net.input_shape == (None, 32, 32, 3)
+    assert [type(net.get_layer(f"pool{i}")).__name__ for i in (1, 2, 3)] == [
+        "MaxPooling2D", "AveragePooling2D", "AveragePooling2D"]
+    assert [net.get_layer(f"pool{i}").output.shape[1] for i in (1, 2, 3)] == [16, 8, 4]
+    assert not [layer for layer in net.layers if layer.name.startswith("lrn")]
+    # cuda-convnet's initW: conv1 N(0, 1e-4), then N(0, 0.01); zero biases.
+    conv1 = net.get_layer("conv1").kernels[0].numpy()
+    conv3 = net.get_layer("conv3").kernels[0].numpy()
+    assert abs(conv1.std() - 1e-4) < 1e-5 and abs(conv3.std() - 0.01) < 5e-4
+    assert abs(net.get_layer("fc4").kernel.numpy().std() - 0.01) < 5e-4
+    assert not any(np.any(w.numpy()) for layer in net.layers for w in layer.weights
+                   if "bias" in w.path)
+    tanh = cifar_net(activation="tanh", initializer="glorot")
+    assert tanh.get_layer("conv2").activation.__name__ == "tanh"
+    assert abs(tanh.get_layer("fc4").kernel.numpy().std()
+               - np.sqrt(2 / (1024 + 10))) < 0.002  # Glorot-uniform: std sqrt(2/(in+out))
+
+
+def test_cifar_net_conv_local_with_lrn():
+    from alexnet_tf.model import CUDA_CONVNET, cifar_net
+    net = cifar_net(image_size=24, lrn=True, **CUDA_CONVNET["conv-local"])
+    assert [n for n, _ in parameter_counts(net)] == ["conv1", "conv2", "conv3", "conv4", "fc5"]
+    assert net.count_params() == 146_570
+    assert net.get_layer("conv3").output.shape[1:] == (6, 6, 32)
+    lrn = net.get_layer("lrn1")
+    assert (lrn.size, lrn.k, lrn.alpha, lrn.beta) == (5, 2.0, 1e-4, 0.75)  # Sec. 3.3
+    assert [layer.name for layer in net.layers if layer.name.startswith("lrn")] == [
+        "lrn1", "lrn2"]
+    out = net(np.random.default_rng(0).normal(0, 60, (2, 24, 24, 3)).astype("float32"))
+    assert out.shape == (2, 10) and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(activation="elu"), "`activation` must be 'relu' or 'tanh'"),
+    (dict(max_pools=4), "`max_pools` must be 0 to the number of conv layers \\(3\\)"),
+    (dict(init_std=(0.01, 0.01)), "`init_std` must be a positive number or 4 of them"),
+    (dict(initializer="he"), "`initializer` must be 'gaussian' or 'glorot'"),
+])
+def test_cifar_net_bad_arguments_are_named(kwargs, match):
+    from alexnet_tf.model import cifar_net
+    with pytest.raises(ValueError, match=match):
+        cifar_net(**kwargs)

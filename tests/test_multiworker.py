@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,24 +16,14 @@ import numpy as np
 import pytest
 
 from alexnet_tf import checkpoint, multiworker
+from alexnet_tf.benchmark_workers import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "tools", "train.py")
 TINY = os.path.join(ROOT, "configs", "tiny.py")
-# From a kill to the survivor's exit: the peer watch notices a closed address within 2 s,
+# From a kill to the survivor's exit: the peer watch notices a closed address within 1 s,
 # a silent one within HEARTBEAT_TIMEOUT; a few seconds more for the process to end.
 LOST_BOUND = multiworker.HEARTBEAT_TIMEOUT + 5
-
-
-def free_ports(n):
-    """`n` distinct free ports (all bound at once, so they differ)."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def tf_config(ports, index):

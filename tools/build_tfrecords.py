@@ -35,7 +35,15 @@ def build_parser():
     p.add_argument("--shards", type=cli.integer(min=1, max=99999),  # 5-digit shard names
                    help="number of shards (default: ~1000 images each)")
     p.add_argument("--no_resize", action="store_true",
-                   help="keep original images instead of storing 256x256")
+                   help="keep original images instead of storing them at --image_size")
+    p.add_argument("--image_size", type=cli.integer(min=1), default=256,
+                   help="the stored size: shorter side scaled to it, central square kept "
+                        "(default 256, the paper's; 32 keeps CIFAR-10 as it is)")
+    p.add_argument("--select_classes", action="store_true",
+                   help="with --classes: build only the listed classes' images, leaving "
+                        "the others out (default: other classes are an error)")
+    p.add_argument("--per_class", type=cli.integer(min=1),
+                   help="keep this many images of each class, drawn by --seed (default: all)")
     p.add_argument("--quality", type=cli.integer(min=1, max=100), default=95,
                    help="JPEG quality of re-encoded images")
     p.add_argument("--seed", type=cli.integer(min=0), default=0,
@@ -47,14 +55,18 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.select_classes and not args.classes:
+        parser.error("--select_classes needs --classes (the classes to keep)")
 
     from alexnet_tf.build import build, summarize
     try:
         manifest = build(args.input, args.output_dir, args.split, labels=args.labels,
                          classes=args.classes, shards=args.shards, resize=not args.no_resize,
                          quality=args.quality, seed=args.seed, workers=args.workers,
-                         progress=not args.quiet)
+                         progress=not args.quiet, image_size=args.image_size,
+                         select_classes=args.select_classes, per_class=args.per_class)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     print(summarize(manifest))

@@ -1,0 +1,34 @@
+r"""Fig. 1 on CIFAR-10, the control (issue 22): configs/studies/fig1_cifar.py in Study A's
+setting, inputs / 64 and Glorot's start for both activations, on CIFAR-10. Study A (on
+Imagenette box-averaged to 32x32, results/fig1) found tanh faster in this setting: this
+study tells whether the setting or the data reversed the paper's result.
+
+    python tools/study.py --study configs/studies/fig1_cifar_glorot.py --workdir runs/fig1-cifar-glorot
+    python tools/study.py --workdir runs/fig1-cifar-glorot --study configs/studies/fig1_cifar_glorot.py \
+        --report --results results/fig1-cifar-glorot
+
+RATES: each activation's fastest rate among the sweep's glorot_* runs
+(configs/studies/fig1_cifar_sweep.py); until the sweep is done, Study A's best rates
+(0.01 ReLU, 0.03 tanh, on Imagenette) hold the place. Cost as configs/studies/fig1_cifar.py.
+"""
+from configs.studies import fig1_cifar, fig1_cifar_sweep as sweep
+
+RATES = {"relu": 0.01, "tanh": 0.03}  # placeholders: the sweep's fastest glorot_* rates
+THRESHOLD_KEY = sweep.THRESHOLD_KEY
+
+
+def get_study():
+    return sweep.with_threshold_key(dict(
+        description="Control for Fig. 1 on CIFAR-10 (JPEG re-encoded copy): the same net "
+                    "and data in Study A's setting, inputs / 64 with Glorot's start, each "
+                    "activation at its fastest rate of the sweep's glorot_* runs; three "
+                    "seeds.",
+        base="cifar_fig1.py",
+        overrides={**sweep.overrides(), **sweep.GLOROT, "epochs": fig1_cifar.EPOCHS},
+        variants={act: {"model.activation": act, "optimizer.learning_rate": lr}
+                  for act, lr in RATES.items()},
+        baseline="relu",
+        seeds=[0, 1, 2],
+        threshold=0.25,
+        speedup={"slow": "tanh", "fast": "relu", "paper": 6.0},
+    ))
