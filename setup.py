@@ -14,6 +14,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["alexnet_tf", "alexnet_tf.*", "configs", "configs.*"]),
+    package_data={"configs": ["classes/*.txt"]},  # class lists of the transfer study
     python_requires=">=3.10",
     install_requires=[
         "keras>=3.0,<4",

@@ -92,19 +92,24 @@ def first_crossing(xs, ys, threshold):
 
 def epochs_to_error(history, threshold, key="top1_error"):
     """Epochs of training until the training error `key` first reaches `threshold` (the
-    paper's Fig. 1: 25 % training error), from a run's history.json (the metric of epoch
+    paper's Fig. 1: 25 % training error), from a run's history (the metric of epoch
     e is taken after e + 1 epochs); None if it never does. Times steps per epoch gives
-    steps (`run_summary`, from the history's `step`)."""
-    return first_crossing([h["epoch"] + 1 for h in history], [h[key] for h in history],
+    steps (`run_summary`, from the history's `step`). Epochs without `key` (a run that
+    did not log it) are left out."""
+    logged = [h for h in history if key in h]
+    return first_crossing([h["epoch"] + 1 for h in logged], [h[key] for h in logged],
                           threshold)
 
 
 def curve_band(histories, key):
     """Mean, minimum and maximum over runs of metric `key` per epoch (the epochs all runs
-    have), with the epoch numbers (1 = after the first epoch)."""
+    have, and have `key` in: validation may run every few epochs only), with the epoch
+    numbers (1 = after the first epoch)."""
     n = min(len(h) for h in histories)
-    values = np.array([[e[key] for e in h[:n]] for h in histories])
-    return np.arange(1, n + 1), values.mean(0), values.min(0), values.max(0)
+    epochs = [i for i in range(n) if all(key in h[i] for h in histories)]
+    values = np.array([[h[i][key] for i in epochs] for h in histories]).reshape(
+        len(histories), len(epochs))
+    return np.arange(1, n + 1)[epochs], values.mean(0), values.min(0), values.max(0)
 
 
 # ---------------------------------------------------------------------------- runs
@@ -169,23 +174,35 @@ def mean_row(rows):
 
 # ---------------------------------------------------------------------------- variants
 
+def baselines(spec):
+    """{variant: the variant it is compared with} from the study's `baseline` (one
+    variant for all the others, or a mapping); None without a baseline."""
+    baseline = spec["baseline"]
+    if baseline is None:
+        return None
+    if isinstance(baseline, dict):
+        return dict(baseline)
+    return {v: baseline for v in spec["variants"] if v != baseline}
+
+
 def differences(spec, results):
-    """{variant: {"difference", "low", "high", "df", "n", "paper", "verdict"}} of each
-    variant's final validation top-1 error minus the baseline's (None without baseline).
+    """{variant: {"difference", "low", "high", "df", "n", "paper", "baseline", "verdict"}}
+    of each compared variant's final validation top-1 error minus its baseline's
+    (`baselines`; None without a baseline).
     A finished run of the variant or of the baseline that learned nothing
     (`learned_nothing`) makes the verdict "not comparable", whatever else it would be:
     one dead baseline seed makes every variant's difference meaningless."""
-    if spec["baseline"] is None:
+    pairs = baselines(spec)
+    if pairs is None:
         return None
-    base = [r["final_val_top1"] for r in results[spec["baseline"]]["runs"].values()]
     out = {}
-    for variant, result in results.items():
-        if variant == spec["baseline"]:
-            continue
+    for variant, baseline in pairs.items():
+        result = results[variant]
+        base = [r["final_val_top1"] for r in results[baseline]["runs"].values()]
         finals = [r["final_val_top1"] for r in result["runs"].values()]
         paper = spec["paper_effects"].get(variant, {}).get("top1")
-        row = {"n": (len(finals), len(base)), "paper": paper}
-        stuck = [f"{name}/seed-{seed}" for name in (variant, spec["baseline"])
+        row = {"n": (len(finals), len(base)), "paper": paper, "baseline": baseline}
+        stuck = [f"{name}/seed-{seed}" for name in (variant, baseline)
                  for seed, r in results[name]["runs"].items() if r["learned_nothing"]]
         if len(finals) < 2 or len(base) < 2:
             row.update(difference=None, low=None, high=None, df=None,

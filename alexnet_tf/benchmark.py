@@ -281,7 +281,7 @@ def _jpegs(image_dir, count, size=(375, 500), seed=0):
     return out
 
 
-def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=50,
+def serve_benchmark(model_dir, image_dir=None, batch_size=64, single_requests=50,
                     batches=5, log=print):
     """Loads a serving SavedModel (`alexnet_tf.export`) with `tf.saved_model.load`, as a
     server would, and measures its `serving_default` signature on encoded images (JPEG
@@ -292,19 +292,18 @@ def serve_benchmark(saved_model, image_dir=None, batch_size=64, single_requests=
     `export.decode_batch`, timed alone). Returns the figures as a dict."""
     from alexnet_tf.export import decode_batch
     from alexnet_tf.rundir import saved_model_folder
-    folder = saved_model_folder(saved_model)
+    folder = saved_model_folder(model_dir)
     if folder is None:
-        raise FileNotFoundError(f"--model {saved_model}: not a SavedModel folder or a "
+        raise FileNotFoundError(f"--model {model_dir}: not a SavedModel folder or a "
                                 f"training workdir")
-    saved_model = folder
     start = time.perf_counter()
-    loaded = tf.saved_model.load(saved_model)
+    loaded = tf.saved_model.load(folder)
     load_seconds = time.perf_counter() - start
     if "serving_default" not in loaded.signatures:
-        raise ValueError(f"--model {saved_model}: no serving_default signature")
+        raise ValueError(f"--model {folder}: no serving_default signature")
     serve = loaded.signatures["serving_default"]
     encoded = _jpegs(image_dir, max(batch_size, single_requests))
-    log(f"loaded {saved_model} in {load_seconds:.1f} s; {len(encoded)} images, "
+    log(f"loaded {folder} in {load_seconds:.1f} s; {len(encoded)} images, "
         f"{sum(map(len, encoded)) / len(encoded) / 1e3:.0f} kB each on average")
 
     one = [tf.constant([e]) for e in encoded[:single_requests]]

@@ -3,10 +3,10 @@
 `lost_worker_detection` starts two local workers on configs/tiny.py (strategy
 multi_worker, a checkpoint every step), kills worker 1 with SIGKILL once a checkpoint of
 step 6 is on disk, and times worker 0 from the kill to its exit, with the peer watch
-(`config.peer_watch`, a thread probing the peers' addresses every second) and without it
-(TF's own detection: a failed collective, or the coordination service's heartbeat,
-`multiworker.HEARTBEAT_TIMEOUT`). The two settings run in turns, trial by trial, since
-these machines are shared.
+(`config.peer_watch`, a thread probing the peers' addresses every
+`multiworker.PROBE_EVERY` seconds) and without it (TF's own detection: a failed
+collective, or the coordination service's heartbeat, `multiworker.HEARTBEAT_TIMEOUT`).
+The two settings run in turns, trial by trial, since these machines are shared.
 """
 import json
 import os
@@ -34,8 +34,12 @@ def free_ports(n):
 
 def _one_kill(peer_watch, at_step=6, timeout=300):
     """`(seconds from the kill to worker 0's exit, its exit status, its error line)`."""
+    with tempfile.TemporaryDirectory(prefix="lost-worker-") as folder:
+        return _kill_in(os.path.join(folder, "run"), peer_watch, at_step, timeout)
+
+
+def _kill_in(workdir, peer_watch, at_step, timeout):
     import configs
-    workdir = os.path.join(tempfile.mkdtemp(prefix="lost-worker-"), "run")
     ports = free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
     command = [sys.executable, "-m", "alexnet_tf.train", "--config",
@@ -53,7 +57,9 @@ def _one_kill(peer_watch, at_step=6, timeout=300):
             if latest and int(latest.rsplit("-", 1)[1]) >= at_step:  # ckpt-<global step>
                 break
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError("the two workers did not reach step 6: "
+                for p in procs:  # before reading: a worker may still wait for its peer
+                    p.kill()
+                raise RuntimeError(f"the two workers did not reach step {at_step}: "
                                    + procs[0].communicate()[1][-500:])
             time.sleep(0.01)
         procs[1].send_signal(signal.SIGKILL)
@@ -66,7 +72,15 @@ def _one_kill(peer_watch, at_step=6, timeout=300):
                 p.kill()
             p.communicate()
     line = next((x for x in err.splitlines() if x.startswith("error:")), "")
-    return round(took, 2), procs[0].returncode, line
+    return round(took, 2), procs[0].returncode, machine_free(line, workdir)
+
+
+def machine_free(line, workdir):
+    """`line` with this machine's paths in it (the run's temporary workdir, the config
+    file) written as `RUN` and `configs/...`, for a committed record."""
+    import configs
+    return line.replace(workdir, "RUN").replace(os.path.dirname(configs.__file__) + os.sep,
+                                                "configs/")
 
 
 def lost_worker_detection(trials=3, log=print):

@@ -27,7 +27,8 @@ options + seed give byte-identical shards. Outputs in `output_dir`:
 
     NAME-00000-of-000NN ...    the shards (match them with `NAME-*`)
     NAME.manifest.json         per-shard counts and sha256, classes, options, skipped files
-    NAME.classes.txt           the class list (wnid and name), class index = line - 1
+    NAME.<classes file>        the class list (wnid and name), class index = line - 1
+                               (`classes_file`; the name is `rundir.CLASSES_FILE`'s)
     .NAME.build/               work files: the plan, per-shard reports, temporary shards
 
 **Resize or keep.** With `resize=True` (default) each image is stored at `image_size`
@@ -349,12 +350,18 @@ def build(input, output_dir, split, labels=None, classes=None, shards=None, resi
     if classes is not None:
         wnids, names = read_classes(classes)
         if select_classes:
-            kept = [e for e in entries if e.wnid in set(wnids)]
+            listed = set(wnids)
+            kept = [e for e in entries if e.wnid in listed]
             if not kept:
                 raise ValueError(f"{input}: none of its images is of a class in --classes "
                                  f"{classes}")
             left_out, entries = len(entries) - len(kept), kept
             found = sorted({e.wnid for e in entries})
+            empty = [w for w in wnids if w not in set(found)]
+            if empty:  # a class the net would have but never see (a typo, say)
+                more = " ..." if len(empty) > 10 else ""
+                raise ValueError(f"{input}: no images of {', '.join(empty[:10])}{more}, "
+                                 f"listed in --classes {classes}")
         unknown = sorted(set(found) - set(wnids))
         if unknown:
             where = ""

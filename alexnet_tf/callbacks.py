@@ -95,7 +95,9 @@ class HistoryWriter(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Saves a checkpoint (`checkpoint.Checkpoints.save`) every `every_steps` steps within
     an epoch and at the end of each epoch, with `schedule.state` (the schedule's public
-    state), unless `nan_guard.diverged`. Place it after both in the callback list, so an
+    state), unless `nan_guard.diverged`. Epochs shorter than `every_steps` (a few images
+    per class) are saved at their end only once `every_steps` steps have passed since the
+    last save, and at the end of the `fit` (not 187 MB for every step of the paper's net). Place it after both in the callback list, so an
     epoch's checkpoint holds the schedule's update for that epoch. `first_step` is the step
     the first epoch of this `fit` starts at (a resumed, interrupted epoch)."""
 
@@ -105,17 +107,23 @@ class Checkpointer(keras.callbacks.Callback):
         self.checkpoints, self.schedule, self.nan_guard = checkpoints, schedule, nan_guard
         self.every_steps, self.steps_per_epoch = every_steps, steps_per_epoch
         self.first_step = first_step
+        self.unsaved = 0  # steps since the last save
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         step = self.first_step + batch + 1  # steps done in this epoch
+        self.unsaved += 1
         if (self.every_steps and step % self.every_steps == 0 and step < self.steps_per_epoch
                 and not self.nan_guard.diverged):
             self.checkpoints.save(self.epoch, step, self.steps_per_epoch, self.schedule.state)
+            self.unsaved = 0
 
     def on_epoch_end(self, epoch, logs=None):
         self.first_step = 0  # later epochs start at their beginning
-        if not self.nan_guard.diverged:
+        due = (self.steps_per_epoch >= self.every_steps or self.unsaved >= self.every_steps
+               or epoch + 1 == self.params.get("epochs"))
+        if due and not self.nan_guard.diverged:
             self.checkpoints.save(epoch + 1, 0, self.steps_per_epoch, self.schedule.state)
+            self.unsaved = 0

@@ -16,6 +16,9 @@ the Caffe import use, through these paths rather than by looking layers up by na
 The logits are float32 whatever the precision of `net` (losses, softmax and top-k need
 it).
 """
+import os
+import zipfile
+
 import keras
 import tensorflow as tf
 
@@ -124,6 +127,9 @@ class Classifier(keras.Model):
 
 def load(path):
     """A `Classifier` from a `.keras` file, in Keras' safe mode."""
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):  # Keras: "File not found"
+        raise ValueError(f"{path}: not a .keras file (Keras writes them as zip archives); "
+                         f"damaged, or another kind of file")
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
     if not isinstance(model, Classifier):
         raise ValueError(f"{path} holds a {type(model).__name__}, not an alexnet_tf "

@@ -105,6 +105,8 @@ class Path:
         self.kind = kind
 
     def __call__(self, text):
+        if not text.strip():  # "" would name the current folder, or no file at all
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: an empty path")
         path = os.path.expanduser(text)
         wrong = getattr(self, "_" + self.kind)(path)
         if wrong:

@@ -59,6 +59,8 @@ DEFAULT_CONFIG = os.path.join(CONFIGS, "demo.py")
 NETS = {"alexnet": "alexnet", "fig1": "fig1_net",  # config.net -> its function in model.py
         "cifar": "cifar_net"}
 PATH_KINDS = ("file", "dir", "path", "data")
+# the history key of the training error measured in inference mode (alexnet_tf.train_eval)
+TRAIN_EVAL_KEY = "train_eval_top1_error"
 
 
 # ---------------------------------------------------------------------------- declarations
@@ -301,6 +303,36 @@ def check(config):
                                         f"{', '.join(extra)}, which alexnet_tf.model."
                                         f"{NETS[net]}() does not take (its arguments: "
                                         f"{', '.join(sorted(takes))})")
+
+
+def check_together(config):
+    """Raises `FieldError` in one line for fields that are valid alone but not together;
+    made when a run starts (`alexnet_tf.train.train`), after `check`."""
+    if config.get("train_eval_stop", 0.0) and not config.get("train_eval_examples", 0):
+        raise FieldError("train_eval_stop", config.train_eval_stop,
+                         f"config.train_eval_stop={config.train_eval_stop} needs "
+                         f"config.train_eval_examples > 0: the rule reads their error")
+    every = config.get("validation_every", 1)
+    if every > 1 and config.optimizer.schedule == "plateau":
+        raise FieldError("validation_every", every, f"config.validation_every={every} needs "
+                         f"optimizer.schedule=step: the plateau rule reads every epoch's "
+                         f"validation error")
+
+
+def stopped_early(config, history):
+    """Whether a run with `config` (a ConfigDict or dict) and `history` (its per-epoch
+    rows) met `train_eval_stop`: its last epoch's training error (TRAIN_EVAL_KEY) came
+    down to it, so the run ended there (`alexnet_tf.train_eval.TrainEval`)."""
+    stop = config.get("train_eval_stop", 0.0)
+    last = history[-1] if history else {}
+    return bool(stop) and last.get(TRAIN_EVAL_KEY) is not None and last[TRAIN_EVAL_KEY] <= stop
+
+
+def validation_epochs(config):
+    """The epochs (counted from 1) after which a run validates: every
+    `validation_every`-th, and the last (Keras' `validation_freq` as a list)."""
+    return sorted(set(range(config.validation_every, config.epochs + 1,
+                            config.validation_every)) | {config.epochs})
 
 
 def _data_checks():

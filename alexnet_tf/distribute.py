@@ -14,6 +14,7 @@ over local devices, or data parallel over several machines.
 Also the precision rule: `compute_path` picks the dtype policy and XLA of a machine.
 """
 import dataclasses
+import os
 
 import tensorflow as tf
 
@@ -93,6 +94,11 @@ def cpu_flags():
 def cpu_model():
     """The CPU's model name (`/proc/cpuinfo`), for benchmark records ("" if unknown)."""
     return _cpuinfo("model name")
+
+
+def machine():
+    """What a benchmark record says of the machine: `{"cpu": model name, "cpus": count}`."""
+    return {"cpu": cpu_model(), "cpus": os.cpu_count()}
 
 
 def gpu_compute_capabilities():

@@ -44,10 +44,10 @@ def load_classifier(path):
     `SavedModelClassifier`): either has `probabilities(images, ten_crop)`,
     `num_classes`, `source`, and `wnids`/`names` when known."""
     path = os.fspath(path)
-    saved_model = saved_model_folder(path)
+    served = saved_model_folder(path)
     # A training workdir has both: its Keras model is the original.
-    if saved_model and not os.path.exists(RunDir(path).model):
-        return SavedModelClassifier(saved_model)
+    if served and not os.path.exists(RunDir(path).model):
+        return SavedModelClassifier(served)
     return load_run(path)
 
 

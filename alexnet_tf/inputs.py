@@ -14,7 +14,7 @@ Every source is read at the stored size `data.image_size` (256 for the paper; 32
 CIFAR-10 as it is): built TFRecords are built at it, and TFRecords whose manifest records
 another size are refused (`data.stored_size`). With `augment.stats = "data"`, the
 statistics of the training TFRecords (mean image, channel mean, RGB PCA) are computed once
-and written to `RunDir.data` (`TrainData.stats`). `TrainData.train_sample(n)` gives the first `n`
+and written to `RunDir.data` (`TrainData.stats`). `TrainData.train_sample(n, batch_size)` gives the first `n`
 training images in a fixed order, for the training error in inference mode
 (`alexnet_tf.train_eval`).
 """

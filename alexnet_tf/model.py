@@ -3,6 +3,7 @@ Convolutional Neural Networks", NIPS 2012. The whole network is `alexnet()` belo
 """
 import keras
 
+from alexnet_tf.cuda_convnet import CUDA_CONVNET  # noqa: F401 (model.CUDA_CONVNET for readers)
 from alexnet_tf.layers import LRN_DEFAULTS, LocalResponseNormalization, TowerConv2D
 
 
@@ -237,35 +238,18 @@ def fig1_net(
     return keras.Model(images, logits, name=name)
 
 
-# cuda-convnet's CIFAR-10 layer files (github.com/dnouri/cuda-convnet, example-layers/):
-# the 5x5 convolutions' kernels, how many of the pools after them are max pools (the rest
-# average), the 3x3 "local" layers' kernels, and the weights' initial standard deviations
-# (initW), conv layers first.
-CUDA_CONVNET = {
-    # layers-18pct.cfg without its rnorm layers ("18 % in 20 minutes"): conv1 32 ->
-    # max pool -> conv2 32 -> avg pool -> conv3 64 -> avg pool -> fc10. Fig. 1's net.
-    "18pct": dict(filters=(32, 32, 64), max_pools=1, local_filters=(),
-                  init_std=(1e-4, 0.01, 0.01, 0.01)),
-    # layers-conv-local-13pct.cfg (no normalization) and -11pct.cfg (rnorm1, rnorm2:
-    # cross-map, after conv1 and conv2): conv1 64 -> max pool -> conv2 64 -> max pool ->
-    # local3 32 -> local4 32 -> fc10. Sec. 3.3's net ("13 % without, 11 % with").
-    "conv-local": dict(filters=(64, 64), max_pools=2, local_filters=(32, 32),
-                       init_std=(1e-4, 0.01, 0.04, 0.04, 0.01)),
-}
-
-
 def cifar_net(
     num_classes=10,                       # CIFAR-10
     image_size=32,                        # 32: whole images (Fig. 1); 24: cuda-convnet's crops
-    filters=(32, 32, 64),                 # 5x5 conv layers (layers-18pct.cfg)
-    max_pools=1,                          # the first pools max, the rest avg (layers-18pct.cfg)
-    local_filters=(),                     # 3x3 layers after them (conv-local: (32, 32))
+    filters=CUDA_CONVNET["18pct"]["filters"],        # 5x5 conv layers (layers-18pct.cfg)
+    max_pools=CUDA_CONVNET["18pct"]["max_pools"],    # the first pools max, the rest avg
+    local_filters=CUDA_CONVNET["18pct"]["local_filters"],  # 3x3 layers (conv-local: (32, 32))
     activation="relu",                    # Fig. 1: "relu" (solid line) or "tanh" (dashed)
     lrn=False,                            # Sec. 3.3: response normalization after each 5x5 conv
     lrn_size=LRN_DEFAULTS["size"], lrn_k=LRN_DEFAULTS["k"],  # Sec. 3.3's constants
     lrn_alpha=LRN_DEFAULTS["alpha"], lrn_beta=LRN_DEFAULTS["beta"],
     initializer="gaussian",               # cuda-convnet's N(0, initW); "glorot": Study A's
-    init_std=(1e-4, 0.01, 0.01, 0.01),    # initW of each layer with weights (layers-18pct.cfg)
+    init_std=CUDA_CONVNET["18pct"]["init_std"],  # initW of each layer with weights
     name="cifar_net",
 ):
     """A small CIFAR-10 network after cuda-convnet's layer files, the code of the paper's

@@ -42,7 +42,7 @@ HEARTBEAT_TIMEOUT = 10
 """Seconds without a heartbeat after which TF's coordination service declares a worker lost
 (TF's default, set here explicitly: it bounds how long survivors of a silent failure, e.g.
 a machine that lost power, wait). A killed worker is noticed by TF at the next collective
-that needs it, or by this heartbeat: 8 to 9 s on tiny runs without `PeerWatch`, which
+that needs it, or by this heartbeat: 6 to 8 s on tiny runs without `PeerWatch`, which
 ends them sooner (results/multiworker)."""
 SHUTDOWN_TIMEOUT = 600
 """Seconds a finished worker waits at exit for the others (the chief exports the model

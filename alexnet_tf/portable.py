@@ -2,7 +2,7 @@
 
 `export_portable(model, folder, "litert" | "onnx", wnids)` writes `folder/model.tflite`
 or `folder/model.onnx` (through Keras' `keras.Model.export`: TF's LiteRT converter, and
-tf2onnx) and the class list `folder/classes.txt`. What the artifact computes:
+tf2onnx) and the class list beside it (`rundir.CLASSES_FILE`). What the artifact computes:
 
     images: uint8 [batch, 256, 256, 3], RGB 0..255 (already decoded, resized, cropped;
             the `Classifier`'s `image_size`: 256 for the paper, 32 for CIFAR-10)
@@ -159,17 +159,30 @@ def load(folder, threads=None):
                                 f"workdir or a folder with {' or '.join(FILES.values())}")
     fmt, path = found
     check_installed(fmt)
-    threads = threads or os.cpu_count()
+    try:
+        return fmt, _predictor(fmt, path, threads or os.cpu_count(), folder)
+    except Exception as e:  # each runtime has its own errors for a damaged file
+        if str(e).startswith("--model "):  # ours
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"--model {folder}: {os.path.basename(path)} does not load in "
+                         f"its runtime ({fmt}): {first}") from None
+
+
+def _predictor(fmt, path, threads, folder):
+    """`predict` of `load` for the `fmt` file at `path`; raises the runtime's own error
+    for a file it cannot read."""
     if fmt == "tf_saved_model":
         import tensorflow as tf
         loaded = tf.saved_model.load(path)
         if "serve_images" not in loaded.signatures:
             raise ValueError(f"--model {folder}: no serve_images signature")
         serve = loaded.signatures["serve_images"]
-        return fmt, lambda images: serve(images=tf.cast(images, tf.float32))[
+        return lambda images: serve(images=tf.cast(images, tf.float32))[
             "probabilities"].numpy()
     if fmt == "litert":
         from ai_edge_litert.interpreter import Interpreter
+        Interpreter(model_path=path, num_threads=threads)  # a damaged file fails here
         interpreters = {}  # one per input shape, as a server keeps one per batch size
 
         def predict(images):
@@ -183,7 +196,7 @@ def load(folder, threads=None):
             interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images)
             interpreter.invoke()
             return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-        return fmt, predict
+        return predict
     import onnxruntime
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
@@ -192,4 +205,4 @@ def load(folder, threads=None):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return fmt, lambda images: session.run(None, {name: images})[0]
+    return lambda images: session.run(None, {name: images})[0]

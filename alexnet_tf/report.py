@@ -191,6 +191,7 @@ def fig1_figure(spec, results, path):
     for role, style, color in (("fast", "-", "tab:blue"), ("slow", "--", "tab:red")):
         variant = spec["speedup"][role]
         for i, h in enumerate(results[variant]["histories"]):
+            h = [e for e in h if key in e]
             ax.plot([e["epoch"] + 1 for e in h], [e[key] for e in h], style,
                     color=color, alpha=0.8, label=variant if i == 0 else None)
     ax.axhline(spec["threshold"], color="gray", linewidth=1)
@@ -283,20 +284,23 @@ def _differences_table(spec, diffs):
         return ["No variant is named as the baseline in the study: no differences.", ""]
     if not diffs:
         return [f"The study has no variant besides `{spec['baseline']}`: no differences.", ""]
-    lines = [f"Final validation top-1 error, variant minus `{spec['baseline']}`, mean over "
+    against = ("its baseline (the table's second column)" if isinstance(spec["baseline"], dict)
+               else f"`{spec['baseline']}`")
+    lines = [f"Final validation top-1 error, variant minus {against}, mean over "
              f"seeds, with a 95 % Welch t-interval (unequal variances, not paired by seed). "
              f"The verdict compares the interval with the sign of the paper's difference; "
              f"it is \"not comparable\" when a run of either side learned nothing "
              f"(training loss at chance in its last epoch).",
-             "", "| variant | seeds (variant, baseline) | difference | 95 % interval | df "
-             "| paper | verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "", "| variant | baseline | seeds (variant, baseline) | difference | 95 % interval "
+             "| df | paper | verdict |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for variant, d in diffs.items():
         effect = spec["paper_effects"].get(variant)
         paper = "–" if not effect else (_pp(effect["top1"]) + (
             f" ({effect['text']})" if effect.get("text") else ""))
         interval = "–" if d["low"] is None else f"[{_pp(d['low'])}, {_pp(d['high'])}]"
         df = "–" if d["df"] is None else f"{d['df']:.1f}"
-        lines.append(f"| {variant} | {d['n'][0]}, {d['n'][1]} | {_pp(d['difference'])} | "
+        lines.append(f"| {variant} | {d['baseline']} | {d['n'][0]}, {d['n'][1]} | "
+                     f"{_pp(d['difference'])} | "
                      f"{interval} | {df} | {paper} | {d['verdict']} |")
     return lines + [""]
 

@@ -9,7 +9,9 @@ ml_collections ConfigDict) with these fields:
                     nested dicts ({"model": {"lrn": False}}) mean the same
     seeds           [0, 1, 2]: every variant is trained once per seed (config field `seed`)
     overrides       optional, {dotted field: value} for every variant (a variant's own win)
-    baseline        optional, the variant the others are compared with (default "baseline")
+    baseline        optional, the variant the others are compared with (default "baseline"),
+                    or {variant: its baseline} to compare pairs (e.g. a fine-tuned run
+                    with the run from scratch on the same data)
     paper_effects   optional, {variant: {"top1": 0.014, "text": "..."}}: the paper's change of
                     the final top-1 error, variant minus baseline, as a fraction
     threshold       optional, the training top-1 error of "epochs to reach it" (Fig. 1: 0.25)
@@ -53,6 +55,7 @@ The study folder:
         train.log                        the train command's output
     WORKDIR/REPORT.md, *.png             `alexnet_tf.report.write_report`
 """
+import concurrent.futures
 import ctypes
 import dataclasses
 import datetime
@@ -74,6 +77,7 @@ import time
 import configs
 import ml_collections
 
+from alexnet_tf import config as config_fields
 from alexnet_tf.config import flatten
 from alexnet_tf.files import read_json, write_json
 from alexnet_tf.rundir import RunDir
@@ -191,9 +195,12 @@ def load_study(study_file):
         epochs[name] = int(config.epochs)
 
     baseline = raw.get("baseline", "baseline" if "baseline" in variants else None)
-    if baseline is not None and baseline not in variants:
-        raise StudyError(f"{study_file}: baseline {baseline!r} is not one of the variants "
-                         f"({', '.join(variants)})")
+    pairs = isinstance(baseline, dict)
+    named = set(baseline) | set(baseline.values()) if pairs else {baseline} - {None}
+    if (pairs and (not baseline or any(k == v for k, v in baseline.items()))) or \
+            not all(isinstance(n, str) for n in named) or not named <= set(variants):
+        raise StudyError(f"{study_file}: baseline {baseline!r} must be a variant or "
+                         f"{{variant: another variant}} (variants: {', '.join(variants)})")
     paper = raw.get("paper_effects") or {}
     for name, effect in paper.items():
         if name not in variants or not isinstance(effect, dict) or \
@@ -321,12 +328,15 @@ def wall_seconds(directory):
 
 def is_finished(directory, epochs):
     """A run is finished when it has its Keras model, a history whose last epoch is
-    epochs - 1, and its train command exited with 0: train() writes the Keras model before
-    the class list and the SavedModel, so the files alone can look finished after a kill."""
+    epochs - 1 (or that met its config's train_eval_stop: `config.stopped_early`), and its
+    train command exited with 0: train() writes the Keras model before the class list and
+    the SavedModel, so the files alone can look finished after a kill."""
+    run = RunDir(directory)
     h, attempts = history(directory), record(directory)["attempts"]
-    return (os.path.exists(RunDir(directory).model) and bool(h)
-            and h[-1]["epoch"] == epochs - 1 and bool(attempts)
-            and attempts[-1]["exit_code"] == 0)
+    return (os.path.exists(run.model) and bool(h)
+            and (h[-1]["epoch"] == epochs - 1
+                 or config_fields.stopped_early(run.read_config() or {}, h))
+            and bool(attempts) and attempts[-1]["exit_code"] == 0)
 
 
 def duration(seconds):
@@ -480,10 +490,14 @@ else:  # elsewhere the lock above still keeps a second study out while an orphan
     _die_with_parent = None
 
 
-def train_run(run, lock):
+_running = set()  # the train processes of this study process (`stop_runs`)
+
+
+def train_run(run, lock, threads=None):
     """Runs the run's train command once, appending its output to train.log and the
     attempt (start, wall seconds, exit code) to study_run.json, rewritten every
-    RECORD_EVERY seconds. Returns the exit code."""
+    RECORD_EVERY seconds. `threads`: TensorFlow's intra-op threads for the process (None:
+    TF's default, every core). Returns the exit code."""
     os.makedirs(run.directory, exist_ok=True)
     rec = record(run.directory)
     rec.update(variant=run.variant, seed=run.seed, base=run.base, overrides=run.overrides,
@@ -494,14 +508,17 @@ def train_run(run, lock):
     path = RunDir(run.directory).study_run
     write_json(path, rec)
     start = time.monotonic()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads:  # read by TensorFlow when it starts (its process_util)
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
     with open(RunDir(run.directory).train_log, "a") as log:
         log.write(f"\n=== {attempt['started']}: {rec['command']}\n")
         log.flush()
         die_with_us = (functools.partial(_die_with_parent, os.getpid())
                        if _die_with_parent else None)
         proc = subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT,
-                                pass_fds=(lock.fileno(),), preexec_fn=die_with_us,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                pass_fds=(lock.fileno(),), preexec_fn=die_with_us, env=env)
+        _running.add(proc)
         try:
             while attempt["exit_code"] is None:
                 try:
@@ -511,12 +528,21 @@ def train_run(run, lock):
                 attempt["seconds"] = round(time.monotonic() - start, 1)
                 write_json(path, rec)
         finally:  # Ctrl-C or an error here: the train process goes too
+            _running.discard(proc)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
                 attempt["seconds"] = round(time.monotonic() - start, 1)
                 write_json(path, rec)
     return attempt["exit_code"]
+
+
+def stop_runs():
+    """Kills the train processes still running (a study interrupted with --jobs > 1:
+    their threads then record the attempts and return)."""
+    for proc in list(_running):
+        if proc.poll() is None:
+            proc.kill()
 
 
 def _last_error(directory):
@@ -528,43 +554,60 @@ def _last_error(directory):
     return (errors or lines or ["(no output)"])[-1]
 
 
-def _progress(run, runs):
+def _progress(run, runs, jobs=1):
     """"run 3 of 8: no_lrn/seed-0, starting (2 of 8 done; time left: about 4 min 10 s)"."""
     done = sum(is_finished(r.directory, r.epochs) for r in runs)
     epochs_done = len(history(run.directory))
     left = time_left(runs)
+    left = left / jobs if left is not None else None  # the epoch times were `jobs` at a time
     return (f"run {runs.index(run) + 1} of {len(runs)}: {run.name}, "
             f"{f'resuming after epoch {epochs_done}' if epochs_done else 'starting'} "
             f"({done} of {len(runs)} done; time left: "
             f"{'about ' + duration(left) if left is not None else 'known after a run'})")
 
 
-def run_study(study_file, workdir, log=print):
+def run_study(study_file, workdir, log=print, jobs=1):
     """Trains every run of the study in `study_file` that is not finished in `workdir`,
-    printing progress. Returns the names of the runs that failed (their train command
-    exited with an error; the others still run). Raises `StudyError` for a bad study file
-    or folder."""
+    `jobs` at a time (each then with cores / jobs TensorFlow threads: on small nets two
+    one-core runs do more than one two-core run), printing progress. Returns the names of
+    the runs that failed (their train command exited with an error; the others still
+    run). Raises `StudyError` for a bad study file or folder."""
     spec = load_study(study_file)
     lock = prepare_workdir(spec, workdir)
     runs = plan(spec, workdir)
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     failed = []
+
+    def run_one(run):
+        log(_progress(run, runs, jobs))
+        shared = share_data(run, runs)
+        if shared:
+            log(f"  data: {shared}")
+        code = train_run(run, lock, threads)
+        if code == 0 and is_finished(run.directory, run.epochs):
+            log(f"  {run.name}: done in {duration(wall_seconds(run.directory))}")
+        else:
+            failed.append(run.name)
+            log(f"  {run.name}: failed ({_last_error(run.directory)}); log: "
+                f"{os.path.join(run.directory, 'train.log')}")
+
     try:
         todo = [r for r in runs if not is_finished(r.directory, r.epochs)]
         log(f"study {os.path.basename(study_file)}: {len(runs)} runs ({len(spec['variants'])} "
             f"variants x {len(spec['seeds'])} seeds) in {workdir}; {len(runs) - len(todo)} "
-            f"finished, {len(todo)} to run")
-        for run in todo:
-            log(_progress(run, runs))
-            shared = share_data(run, runs)
-            if shared:
-                log(f"  data: {shared}")
-            code = train_run(run, lock)
-            if code == 0 and is_finished(run.directory, run.epochs):
-                log(f"  {run.name}: done in {duration(wall_seconds(run.directory))}")
-            else:
-                failed.append(run.name)
-                log(f"  {run.name}: failed ({_last_error(run.directory)}); log: "
-                    f"{os.path.join(run.directory, 'train.log')}")
+            f"finished, {len(todo)} to run" + (f", {jobs} at a time" if jobs > 1 else ""))
+        if jobs == 1:
+            for run in todo:
+                run_one(run)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+                try:
+                    for future in [pool.submit(run_one, run) for run in todo]:
+                        future.result()
+                except BaseException:  # Ctrl-C: no new run starts, the running ones end
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    stop_runs()
+                    raise
     finally:
         lock.close()
     done = sum(is_finished(r.directory, r.epochs) for r in runs)

@@ -6,7 +6,7 @@ process is the chief, where it writes, how data is divided; multi-worker in
 256x256 images -> `PaperAugmentation` -> `alexnet` -> logits) -> compile (the paper's
 optimizer, schedule and error) -> restore (`alexnet_tf.checkpoint`: the checkpoint and the
 config the run started with) -> `fit` (`alexnet_tf.callbacks`, TensorBoard logs by
-`alexnet_tf.monitor`) -> save (`model.keras` and a SavedModel). Configs are Python files in
+`alexnet_tf.monitor`) -> save (the Keras model and a SavedModel). Configs are Python files in
 `configs/`; the workdir's files are named by `alexnet_tf.rundir.RunDir`.
 
     python -m alexnet_tf.train --config configs/demo.py --workdir runs/demo [--config.F=V ...]
@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from alexnet_tf import checkpoint, distribute, finetune, probe, runtime
+from alexnet_tf import config as config_fields
 from alexnet_tf.callbacks import (Checkpointer, DroppedRecords, HistoryWriter, StopOnNaN,
                                   Throughput)
 from alexnet_tf.checkpoint import Checkpoints, check_resume_config, load_history
@@ -56,7 +57,8 @@ def train(config, workdir, on_lost=None):
     `multiworker.MultiWorkerRuntime.create`.
     """
     started = time.monotonic()
-    _check(config)
+    config_fields.check(config)  # as the command line does: one line per mistake
+    config_fields.check_together(config)
     config = finetune.resolve(config)
     if config.op_determinism:
         tf.config.experimental.enable_op_determinism()
@@ -114,7 +116,8 @@ def train(config, workdir, on_lost=None):
                f"{config.batch_size} per epoch) for {config.epochs} epochs; strategy "
                f"{config.strategy}, jit_compile {path.jit_compile}; logs in {rt.out.logs}")
         validation = rt.shard(d.validation, val_policy)
-        train_eval = ([TrainEval(d.train_sample(config.train_eval_examples, config.batch_size))]
+        train_eval = ([TrainEval(d.train_sample(config.train_eval_examples, config.batch_size),
+                                 config.train_eval_stop)]
                       if config.train_eval_examples else [])
         for ds, first, last, n_steps, first_step in fit_parts(
                 d, config, steps, epoch, step, per_worker,
@@ -133,18 +136,15 @@ def train(config, workdir, on_lost=None):
                     f"(step {nan_guard.bad_step + 1} of this run's part of it); the last "
                     f"good checkpoint is kept in {checkpoints.directory} (lower "
                     f"config.optimizer.learning_rate)")
+            if any(t.stopped for t in train_eval):
+                rt.say(f"stopped after epoch {len(history)}: the training error came down "
+                       f"to config.train_eval_stop={config.train_eval_stop:g}")
+                break
         rt.barrier()
     if rt.is_chief:
         save_run(rt.out.path, model, d.wnids, d.names)
         record_resources(rt.out.path, started, len(history), first_epoch)
     return history
-
-
-def _check(config):
-    o = config.optimizer
-    if o.schedule not in ("plateau", "step"):
-        raise ValueError(f"config.optimizer.schedule must be 'plateau' or 'step', got "
-                         f"{o.schedule!r}")
 
 
 def _fit(model, ds, first, last, n_steps, validation, callbacks, config, d, rt, steps):
@@ -157,7 +157,9 @@ def _fit(model, ds, first, last, n_steps, validation, callbacks, config, d, rt, 
             if not rt.is_chief:  # the chief shows the same warnings
                 warnings.simplefilter("ignore")
             model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=n_steps,
-                      validation_data=validation, callbacks=callbacks,
+                      validation_data=validation, validation_freq=config_fields.validation_epochs(config),
+                      shuffle=False,  # the datasets shuffle themselves (Keras would warn)
+                      callbacks=callbacks,
                       verbose=config.verbose if rt.is_chief else 0)
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
         explain_data_error(e, d, config.data.train)

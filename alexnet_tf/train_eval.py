@@ -6,7 +6,7 @@ The running `top1_error` that `fit` logs is something else: the mean over an epo
 steps of the error of a net that changes at every step, in training mode (random crops,
 flips, dropout), and for Fig. 1's question, "when does the net reach 25 % training
 error?", it lags by about half an epoch and mixes in the augmentation. `TrainEval` adds
-`train_eval_top1_error` to each epoch's logs (so to history.json and TensorBoard, when it
+`train_eval_top1_error` to each epoch's logs (so to the run's history and TensorBoard, when it
 comes before `HistoryWriter` and the TensorBoard callbacks in the list `fit` is given):
 the error of the weights at the epoch's end on the first `config.train_eval_examples`
 training images in the built shards' order (which the builder shuffled, so a sample of
@@ -18,17 +18,21 @@ every class), the same images every epoch, decoded once and kept in memory.
 import keras
 import tensorflow as tf
 
-KEY = "train_eval_top1_error"
+from alexnet_tf.config import TRAIN_EVAL_KEY as KEY, stopped_early
 
 
 class TrainEval(keras.callbacks.Callback):
     """Adds `train_eval_top1_error` (a fraction) to each epoch's logs: the top-1 error of
     the model called with `training=False` on `sample`, a dataset of `(uint8 images, int
-    labels)` batches, the same every epoch (cached in memory after its first pass)."""
+    labels)` batches, the same every epoch (cached in memory after its first pass). With
+    `stop` > 0 (config.train_eval_stop), ends training after the first epoch whose error
+    is at or below it (`stopped` then True)."""
 
-    def __init__(self, sample):
+    def __init__(self, sample, stop=0.0):
         super().__init__()
         self.sample = sample.cache()
+        self.stop = stop
+        self.stopped = False
         self._wrong = None
 
     def error(self):
@@ -54,3 +58,5 @@ class TrainEval(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs[KEY] = self.error()[0]
+            if stopped_early({"train_eval_stop": self.stop}, [logs]):
+                self.stopped = self.model.stop_training = True

@@ -7,12 +7,12 @@ configs/studies/lrn_cifar.py).
 
 Data: `<class>/<image>` folders of 32x32 images (on this project's machines
 ../shared/data/cifar10/{train,test}: the 50,000 training and 10,000 test images of
-CIFAR-10, re-encoded as JPEG by the publisher of that copy, about 920 bytes each, so
-slightly lossy), built into TFRecords in WORKDIR/data on the first run at their own size
-(`data.image_size = 32`: nothing is resized or re-encoded). The "validation" data is
-CIFAR-10's test set: its error is the test error the paper reports (cuda-convnet's
-CIFAR-10 recipe too had no separate validation set once its schedule was fixed); here it
-decides nothing, since the schedules below are fixed in advance.
+CIFAR-10, re-encoded as JPEG by the publisher of that copy, so slightly lossy), built
+into TFRecords in WORKDIR/data on the first run at their own size (`data.image_size =
+32`: nothing is resized or re-encoded). The "validation" data is CIFAR-10's test set:
+its error is the test error the paper reports (cuda-convnet's CIFAR-10 recipe too had no
+separate validation set once its schedule was fixed); here it decides nothing, since the
+schedules below are fixed in advance.
 
 The net: `alexnet_tf.model.cifar_net`, after cuda-convnet's CIFAR-10 layer files, on raw
 pixels minus the mean image of the training set (`augment.stats = "data"`, computed from
@@ -24,6 +24,9 @@ tools/evaluate.py --ten_crop), no PCA lighting. What this base leaves to the con
 that derive from it: the net's layers, the augmentation, the learning rate and the length.
 """
 from alexnet_tf.config import field
+from alexnet_tf.cuda_convnet import CUDA_CONVNET
+
+NET = CUDA_CONVNET["18pct"]  # cifar_net's defaults: Fig. 1's net
 from configs import paper
 
 
@@ -38,14 +41,14 @@ def get_config():
     c.model = dict(  # cifar_net's keyword arguments (alexnet_tf.config.field: configs/paper.py)
         num_classes=field(10, "[1, inf)"),
         image_size=field(24, "[1, inf)"),  # the net's input: the crop (32: whole images)
-        filters=field((32, 32, 64), "[1, inf)", length="[1, inf)"),
-        max_pools=field(1, "[0, inf)"),  # the first pools are max, the rest average
+        filters=field(NET["filters"], "[1, inf)", length="[1, inf)"),
+        max_pools=field(NET["max_pools"], "[0, inf)"),  # the first pools max, the rest average
         local_filters=field((0,), "[0, inf)", length="[0, inf)"),  # () below: none
         activation=field("relu", ("relu", "tanh")),
         lrn=field(False),
         lrn_alpha=field(1e-4, "[0, inf)"),  # Sec. 3.3, in raw-pixel units (net_lrn_alpha)
         initializer=field("gaussian", ("gaussian", "glorot")),
-        init_std=field((1e-4, 0.01, 0.01, 0.01), "(0, inf)", length="[1, inf)"))
+        init_std=field(NET["init_std"], "(0, inf)", length="[1, inf)"))
     c.model.local_filters = ()
     c.augment.stats = "data"       # the training set's own mean image
     c.augment.per_pixel_mean = True

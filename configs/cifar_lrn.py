@@ -28,7 +28,7 @@ What differs from the paper's net and cuda-convnet's recipe:
   square, its `scale` divided by the size).
 * **A shorter schedule**: configs/studies/lrn_cifar.py says it and why.
 """
-from alexnet_tf.model import CUDA_CONVNET
+from alexnet_tf.cuda_convnet import CUDA_CONVNET
 from configs import cifar
 
 

@@ -82,6 +82,10 @@ def get_config():
     c.batch_size = field(128, "[1, inf)")  # Sec. 5
     c.epochs = field(90, "[1, inf)")   # Sec. 5: "roughly 90 cycles"
     c.steps_per_epoch = field(int, "[1, inf)")  # default: train examples // batch_size
+    # Validate after every Nth epoch only, and after the last (not with the plateau
+    # schedule, which reads every epoch's validation): for runs of many short epochs,
+    # such as fine-tuning on a few images per class.
+    c.validation_every = field(1, "[1, inf)")
     c.optimizer = ml_collections.ConfigDict(dict(
         learning_rate=field(0.01, "(0, inf)"),  # Sec. 5
         momentum=field(0.9, "[0, 1)"),          # Sec. 5
@@ -143,6 +147,10 @@ def get_config():
     # shards' order, which the builder shuffled), as history's train_eval_top1_error
     # (alexnet_tf.train_eval; Fig. 1's training error). 0: off.
     c.train_eval_examples = field(0, "[0, inf)")
+    # With train_eval_examples: stop the run after the first epoch whose
+    # train_eval_top1_error is at or below this (0: run every epoch). Fig. 1's sweep needs
+    # only each run's crossing of its threshold; a run stopped so counts as finished.
+    c.train_eval_stop = field(0.0, "[0, 1)")
 
     # Fine-tuning (not in the paper; alexnet_tf.finetune, README "Fine-tuning"): start from
     # a trained model's weights instead of the initialization above.

@@ -190,6 +190,9 @@ def test_selected_classes_and_images_per_class(tmp_path):
     assert D.read_classes(tmp_path / "three/train.classes.txt")[0] == ["n00000001", "n00000003"]
     with pytest.raises(ValueError, match="needs a class list"):
         B.build(tmp_path / "tree", tmp_path / "x", "train", select_classes=True, progress=False)
+    classes.write_text("n00000001 one\nn00000009 typo\n")
+    with pytest.raises(ValueError, match="no images of n00000009, listed in --classes"):
+        files("typo")
     classes.write_text("n00000009 absent\n")
     with pytest.raises(ValueError, match="none of its images is of a class in --classes"):
         files("none")

@@ -15,6 +15,7 @@ from alexnet_tf.model import cifar_net
 from alexnet_tf.rundir import RunDir
 from alexnet_tf.stats import PUBLISHED
 from alexnet_tf.train_eval import KEY, TrainEval
+from configs import cifar as cifar_config
 from conftest import SHARED
 
 CIFAR10 = SHARED / "data" / "cifar10"
@@ -66,6 +67,20 @@ def test_train_eval_is_the_error_in_inference_mode():
     predicted = np.argmax(model(images, training=False).numpy(), -1)
     assert logs[KEY] == pytest.approx(np.mean(predicted != labels))
     assert callback.error() == (pytest.approx(logs[KEY]), 40)
+    # train_eval_stop: training ends after the first epoch at or below it, not before.
+    for stop, stops in ((logs[KEY], True), (logs[KEY] - 1e-6, False)):
+        model.stop_training = False
+        callback = TrainEval(callback.sample, stop=stop)
+        callback.set_model(model)
+        callback.on_epoch_end(0, {})
+        assert callback.stopped == model.stop_training == stops
+    assert C.stopped_early({"train_eval_stop": 0.25}, [{KEY: 0.3}, {KEY: 0.25}])
+    assert not C.stopped_early({"train_eval_stop": 0.25}, [{KEY: 0.2}, {KEY: 0.26}])
+    assert not C.stopped_early({"train_eval_stop": 0.0}, [{KEY: 0.0}])
+    config = cifar_config.get_config()
+    config.train_eval_stop = 0.25
+    with pytest.raises(ValueError, match="train_eval_stop=0.25 needs config.train_eval_examples"):
+        C.check_together(config)
 
 
 def cifar_subset(root, per_class, split):
@@ -88,20 +103,21 @@ def cifar(tmp_path_factory):
 
 
 @pytest.mark.parametrize("config_file, flags", [
-    ("cifar_fig1.py", []),                    # Fig. 1: whole images, the training error
-    ("cifar_lrn.py", ["--config.model.lrn=true", "--config.augment.pad=4",  # Sec. 3.3,
-                      "--config.model.image_size=32"]),                      # padded crops
+    ("cifar_fig1.py", ["--config.epochs=3",   # Fig. 1: whole images, the training error,
+                       "--config.train_eval_stop=0.999"]),  # stopped after the first epoch
+    ("cifar_lrn.py", ["--config.epochs=1", "--config.model.lrn=true",  # Sec. 3.3,
+                      "--config.augment.pad=4", "--config.model.image_size=32"]),  # padded crops
 ])
 def test_cifar_end_to_end(cifar, tmp_path, config_file, flags):
-    """Built at 32x32 (bytes kept), trained one epoch through `train`, evaluated (centre
-    and 10 crops) from the run's files, all at the stored size."""
+    """Built at 32x32 (bytes kept), trained one epoch through `train` (Fig. 1's config
+    asked for 3 and stopped by train_eval_stop), evaluated (centre and 10 crops) from the
+    run's files, all at the stored size."""
     from alexnet_tf.train import train
     train_tree, test_tree = cifar
     workdir = str(tmp_path / "run")
     config, _ = C.parse(["--config", os.path.join(C.CONFIGS, config_file), "--workdir",
                          workdir, f"--config.data.train={train_tree}",
-                         f"--config.data.validation={test_tree}", "--config.epochs=1",
-                         "--config.batch_size=50", "--config.train_eval_examples=200",
+                         f"--config.data.validation={test_tree}", "--config.batch_size=50", "--config.train_eval_examples=200",
                          "--config.precision=float32", "--config.verbose=0", *flags])
     history = train(config, workdir)
     run = RunDir(workdir)
@@ -110,6 +126,7 @@ def test_cifar_end_to_end(cifar, tmp_path, config_file, flags):
     with np.load(os.path.join(run.data, "train.stats.npz")) as stats:
         assert stats["mean_image"].shape == (32, 32, 3) and int(stats["count"]) == 300
     assert len(history) == 1 and 0 <= history[0][KEY] <= 1
+    assert C.stopped_early(run.read_config(), history) == (config_file == "cifar_fig1.py")
     assert 0 <= history[0]["val_top1_error"] <= 1
     model = classifier.load(run.model)
     assert model.image_size == 32

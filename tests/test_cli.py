@@ -110,7 +110,12 @@ def test_a_non_image_file_in_a_folder_is_named_and_can_be_skipped(trained, tmp_p
                       "0"], ["--images 0"]),
     ("lrn_stats.py", ["--model", "{run}", "--data", "{tmp}/none-*"],
      ["--data", "none-*", "no TFRecord files match"]),
+    ("benchmark_lrn.py", ["--json", ""], ["--json '': an empty path"]),
+    ("export.py", ["--model", "{run}", "--output", "{run}"], ["is the model's own folder"]),
+    ("export.py", ["--model", "{run}", "--output", "{tmp}/e", "--classes",
+                   "{root}/configs/classes/imagenette_a.txt"],
+     ["--classes", "imagenette_a.txt lists 5 classes, but the model predicts"]),
 ])
 def test_wrong_paths_and_values(trained, tmp_path, name, args, expected):
-    args = [a.format(run=trained / "run", tmp=tmp_path) for a in args]
+    args = [a.format(run=trained / "run", tmp=tmp_path, root=ROOT) for a in args]
     assert_one_error_line(tool(name, *args), *expected)

@@ -218,6 +218,24 @@ def test_export_tool_errors_are_one_line(run, tmp_path, monkeypatch):
         portable.export_portable(model, tmp_path, "litert", WNIDS[:2])
 
 
+@pytest.mark.parametrize("fmt", ["litert", "onnx"])
+@pytest.mark.parametrize("content", [b"", b"not a model at all" * 10])
+def test_a_damaged_export_is_one_error_naming_it(fmt, content, tmp_path):
+    needs(fmt)
+    (tmp_path / portable.FILES[fmt]).write_bytes(content)
+    with pytest.raises(ValueError, match=f"^--model {tmp_path}: {portable.FILES[fmt]} does "
+                                         f"not load in its runtime \\({fmt}\\): "):
+        portable.load(str(tmp_path))
+
+
+def test_a_keras_file_that_is_not_one_is_named(tmp_path):
+    from alexnet_tf import classifier
+    path = tmp_path / "model.keras"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match=f"^{path}: not a .keras file"):
+        classifier.load(str(path))
+
+
 def test_benchmark_serve_compares_every_format_in_one_run(run, tmp_path):
     """One call, a row per format (in turns), and the SavedModel's JPEG-bytes figures."""
     for fmt in ("litert", "onnx"):

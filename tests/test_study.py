@@ -2,6 +2,7 @@
 killed with SIGKILL and re-run finishes every run exactly once and leaves finished runs
 alone; the report's means, intervals and verdicts against a hand computation; the
 threshold crossing of Fig. 1; bad input named in one line."""
+import datetime
 import hashlib
 import importlib.util
 import json
@@ -206,7 +207,7 @@ def test_a_finished_study_runs_nothing_and_reports_its_models(killed_and_rerun):
     assert summary["unfinished"] == []
     assert (workdir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = (workdir / "REPORT.md").read_text()
-    assert "| no_lrn | 2, 2 |" in text and "## Centre and 10-crop evaluation" in text
+    assert "| no_lrn | baseline | 2, 2 |" in text and "## Centre and 10-crop evaluation" in text
     for variant, runs in summary["evaluation"].items():
         for seed, result in runs.items():
             # model.keras at inference is the network the last validation pass measured.
@@ -363,6 +364,26 @@ def test_a_configdict_study_is_the_same_as_a_dict_study(tmp_path):
     assert one["base"] == "tiny.py" and one["variants"]["no_lrn"] == {"model.lrn": False}
 
 
+def test_jobs_train_runs_side_by_side(tmp_path):
+    """--jobs 2: both runs of a one-seed study train at the same time, each finished once."""
+    study = tmp_path / "pair.py"
+    study.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0], "
+                     "overrides={'epochs': 1, 'histogram_freq': 0}, "
+                     "variants={'baseline': {}, 'no_lrn': {'model.lrn': False}})\n")
+    workdir, lines = tmp_path / "study", []
+    assert S.run_study(str(study), str(workdir), log=lines.append, jobs=2) == []
+    assert lines[0].endswith("0 finished, 2 to run, 2 at a time")
+    assert lines[-1] == f"study: 2 of 2 runs finished in {workdir}"
+    spans = []
+    for name in ("baseline/seed-0", "no_lrn/seed-0"):
+        assert S.is_finished(str(workdir / name), 1)
+        [attempt] = S.record(str(workdir / name))["attempts"]
+        start = datetime.datetime.fromisoformat(attempt["started"]).timestamp()
+        spans.append((start, start + attempt["seconds"]))
+    (a0, a1), (b0, b1) = spans
+    assert a0 < b1 and b0 < a1, spans  # the two attempts overlap in time
+
+
 def fixture_study(tmp_path):
     """A study folder written by hand: 4 variants x seeds 0-2 finished with known numbers,
     seed 3 not finished (one run half-way)."""
@@ -442,7 +463,7 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
         assert d[variant]["verdict"] == verdict and d[variant]["n"] == (3, 3)
     text = (workdir / "REPORT.md").read_text()
     # 0.05 -+ 2.776445 * 0.0163299 = [0.00466, 0.09534]
-    assert ("| same | 3, 3 | +5.00 pp | [+0.47 pp, +9.53 pp] | 4.0 | +1.40 pp (LRN helps) | "
+    assert ("| same | baseline | 3, 3 | +5.00 pp | [+0.47 pp, +9.53 pp] | 4.0 | +1.40 pp (LRN helps) | "
             "same direction as the paper |") in text
     assert ("12 of 16 runs finished (not finished: baseline/seed-3: 1 of 3 epochs, validation "
             "top-1 43.21 %, same/seed-3, unclear/seed-3, opposite/seed-3).") in text
@@ -499,7 +520,28 @@ def test_a_study_with_only_its_baseline_says_so_instead_of_an_empty_table(tmp_pa
     R.write_report(str(workdir))
     text = (workdir / "REPORT.md").read_text()
     assert "The study has no variant besides `baseline`: no differences." in text
-    assert "| variant | seeds (variant, baseline) |" not in text
+    assert "| variant | baseline | seeds (variant, baseline) |" not in text
+
+
+def test_pairs_of_variants_are_compared_each_with_its_own_baseline(tmp_path):
+    """baseline as {variant: its baseline}: each difference is against the named variant
+    (here "opposite" - "unclear": 0.22 - 0.31), and only the named pairs are compared."""
+    workdir = fixture_study(tmp_path)
+    spec = json.loads((workdir / "study.json").read_text())
+    spec["baseline"] = {"same": "baseline", "opposite": "unclear"}
+    (workdir / "study.json").write_text(json.dumps(spec))
+    d = R.write_report(str(workdir))["differences"]
+    assert sorted(d) == ["opposite", "same"]
+    assert d["opposite"]["difference"] == pytest.approx(-0.09)
+    assert d["opposite"]["baseline"] == "unclear" and d["same"]["baseline"] == "baseline"
+    text = (workdir / "REPORT.md").read_text()
+    assert "variant minus its baseline (the table's second column)" in text
+    assert "| opposite | unclear | 3, 3 | -9.00 pp |" in text
+    bad = tmp_path / "bad.py"
+    bad.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0], variants="
+                   "{'a': {}, 'b': {}}, baseline={'a': 'c'})\n")
+    with pytest.raises(S.StudyError, match="must be a variant or"):
+        S.load_study(str(bad))
 
 
 def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):

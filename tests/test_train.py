@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from alexnet_tf import checkpoint
+from alexnet_tf import config as C
 from alexnet_tf import train as T
 from configs import tiny
 
@@ -272,3 +273,45 @@ def test_a_changed_config_is_refused_on_resume(tmp_path):
     more = tiny.get_config()
     more.epochs = 2
     assert len(train(more, str(tmp_path))) == 2
+
+
+def test_validation_every_few_epochs(tmp_path):
+    """validation_every=2 over 3 epochs: epochs 2 and 3 (the last) are validated, the first
+    is not; with the plateau rule it is refused in one line."""
+    history = T.train(tiny_config(epochs=3, validation_every=2,
+                                  **{"optimizer.schedule": "step"}), str(tmp_path))
+    assert ["val_loss" in h for h in history] == [False, True, True]
+    assert C.validation_epochs(tiny_config(epochs=7, validation_every=3)) == [3, 6, 7]
+    with pytest.raises(ValueError, match="needs optimizer.schedule=step"):
+        T.train(tiny_config(validation_every=2, **{"optimizer.schedule": "plateau"}),
+                str(tmp_path / "x"))
+
+
+def test_class_selection_needs_image_folders(tmp_path):
+    with pytest.raises(ValueError, match="work with data.source=images"):
+        T.train(tiny_config(**{"data.select_classes": True}), str(tmp_path))
+
+
+def test_short_epochs_are_checkpointed_every_few_steps_and_at_the_end():
+    """Epochs of 1 step with a checkpoint every 3 steps: saved after epochs 3 and 6 and
+    the last (7); epochs at least as long as every_steps are saved at each end."""
+    from types import SimpleNamespace
+
+    from alexnet_tf.callbacks import Checkpointer
+
+    def saved_epochs(steps_per_epoch, every_steps, epochs):
+        saves = []
+        fake = SimpleNamespace(save=lambda epoch, step, *_: saves.append((epoch, step)))
+        c = Checkpointer(fake, SimpleNamespace(state={}), SimpleNamespace(diverged=False),
+                         every_steps, steps_per_epoch, first_step=0)
+        c.set_params({"epochs": epochs})
+        for epoch in range(epochs):
+            c.on_epoch_begin(epoch)
+            for batch in range(steps_per_epoch):
+                c.on_train_batch_end(batch)
+            c.on_epoch_end(epoch)
+        return saves
+
+    assert saved_epochs(1, 3, 7) == [(3, 0), (6, 0), (7, 0)]
+    assert saved_epochs(4, 3, 2) == [(0, 3), (1, 0), (1, 3), (2, 0)]
+    assert saved_epochs(1, 0, 2) == [(1, 0), (2, 0)]

@@ -5,7 +5,7 @@
 Forward + backward of the paper's lrn1 and lrn2 (two towers, batch --batch_size) with
 `LocalResponseNormalization(implementation="tf")` (tf.nn.local_response_normalization)
 and `"matmul"` (the band-matrix form "auto" picks on CPUs), in float32 and bfloat16, timed
-in turns (alexnet_tf.benchmark.lrn_benchmark). About 5 minutes on 2 cores.
+in turns (alexnet_tf.benchmark.lrn_benchmark).
 """
 import os
 
@@ -25,11 +25,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from alexnet_tf.benchmark import lrn_benchmark
-    from alexnet_tf.distribute import cpu_model
+    from alexnet_tf.distribute import machine
     from alexnet_tf.files import write_json
     rows = lrn_benchmark(args.batch_size, args.rounds)
     if args.json:
-        write_json(args.json, {"cpu": cpu_model(), "cpus": os.cpu_count(), "batch_size": args.batch_size,
+        write_json(args.json, {**machine(), "batch_size": args.batch_size,
                                "rounds": args.rounds, "rows": rows})
         print(f"written: {args.json}")
 

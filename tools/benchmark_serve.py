@@ -66,9 +66,9 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, ImportError) as e:
         sys.exit(f"error: {e}")
     if args.json:
-        from alexnet_tf.distribute import cpu_model
+        from alexnet_tf.distribute import machine
         from alexnet_tf.files import write_json
-        write_json(args.json, {"cpu": cpu_model(), "cpus": os.cpu_count(), **result})
+        write_json(args.json, {**machine(), **result})
 
 
 if __name__ == "__main__":

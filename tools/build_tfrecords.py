@@ -36,7 +36,7 @@ def build_parser():
                    help="number of shards (default: ~1000 images each)")
     p.add_argument("--no_resize", action="store_true",
                    help="keep original images instead of storing them at --image_size")
-    p.add_argument("--image_size", type=cli.integer(min=1), default=256,
+    p.add_argument("--image_size", type=cli.integer(min=1),
                    help="the stored size: shorter side scaled to it, central square kept "
                         "(default 256, the paper's; 32 keeps CIFAR-10 as it is)")
     p.add_argument("--select_classes", action="store_true",
@@ -65,7 +65,8 @@ def main(argv=None):
         manifest = build(args.input, args.output_dir, args.split, labels=args.labels,
                          classes=args.classes, shards=args.shards, resize=not args.no_resize,
                          quality=args.quality, seed=args.seed, workers=args.workers,
-                         progress=not args.quiet, image_size=args.image_size,
+                         progress=not args.quiet,
+                         **({"image_size": args.image_size} if args.image_size else {}),
                          select_classes=args.select_classes, per_class=args.per_class)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")

@@ -24,7 +24,7 @@ def build_parser():
     p = cli.Parser(__doc__)
     cli.add_model(p, "keras")
     cli.add_output(p, "folder to write: the SavedModel, or model.tflite / model.onnx and "
-                      "classes.txt", folder=True)
+                      "the class list", folder=True)
     cli.add_classes(p, default="the class list beside the model")
     p.add_argument("--ten_crop", action="store_true",
                    help="average the softmax over the paper's 10 crops (10x slower)")
@@ -50,17 +50,24 @@ def main(argv=None):
     from alexnet_tf import data
     from alexnet_tf.export import export_saved_model, load_run, saved_model_folder
     from alexnet_tf.portable import check_installed, export_portable
-    from alexnet_tf.rundir import CLASSES_FILE
+    from alexnet_tf.rundir import CLASSES_FILE, RunDir
     if saved_model_folder(args.model) == args.model:
         sys.exit(f"error: --model {args.model} is already a SavedModel")
     try:
         if portable:
             check_installed(args.format)  # before the model loads
         run = load_run(args.model)
+        home = os.path.dirname(os.path.abspath(run.source))  # the workdir, or the file's folder
+        if os.path.abspath(args.output) in (home, RunDir(home).saved_model):
+            sys.exit(f"error: --output {args.output} is the model's own folder {home} (or "
+                     f"its SavedModel): give a folder of its own for the export")
         wnids, names = data.read_classes(args.classes) if args.classes else (run.wnids,
                                                                              run.names)
         if wnids is None:
             sys.exit("error: --classes is needed: the model has no class list beside it")
+        if args.classes and len(wnids) != run.model.num_classes:
+            sys.exit(f"error: --classes {args.classes} lists {len(wnids)} classes, but the "
+                     f"model predicts {run.model.num_classes}")
         if portable:
             path = export_portable(run.model, args.output, args.format, wnids, names,
                                    args.ten_crop)

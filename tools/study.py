@@ -4,7 +4,8 @@ workdir per variant and seed, resumable; or writes its report.
     python tools/study.py --study configs/studies/tiny.py --workdir runs/study-tiny
     python tools/study.py --workdir runs/study-tiny --report [--evaluate] [--results DIR]
 
-Each run is WORKDIR/<variant>/seed-<n>/, trained by tools/train.py in its own process.
+Each run is WORKDIR/<variant>/seed-<n>/, trained by tools/train.py in its own process,
+--jobs N of them at a time (each with cores / N TensorFlow threads).
 Stop the study at any moment and re-run the same command: finished runs are skipped,
 interrupted ones resume. Seeds and variants can be added to the study file later.
 --report writes WORKDIR/REPORT.md and curves.png from the run folders (with --study, that
@@ -18,6 +19,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from alexnet_tf import cli  # noqa: E402
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
@@ -30,8 +33,11 @@ def main(argv=None):
                    help="with --report: centre and 10-crop errors of every finished run")
     p.add_argument("--results", metavar="DIR",
                    help="with --report: also copy the report, its figures and each run's "
-                        "history.json, config.json and evaluation.json to DIR (e.g. "
+                        "small JSON files (history, config, evaluation) to DIR (e.g. "
                         "results/NAME, to commit)")
+    p.add_argument("--jobs", type=cli.integer(min=1), default=1,
+                   help="runs trained at a time, each with cores / JOBS TensorFlow threads "
+                        "(default 1; 2 is faster for small nets such as the CIFAR-10 ones)")
     args = p.parse_args(argv)
     for flag in ("evaluate", "results"):
         if getattr(args, flag) and not args.report:
@@ -48,7 +54,7 @@ def main(argv=None):
             if args.results:
                 copy_results(args.workdir, args.results)
             return
-        failed = run_study(args.study, args.workdir)
+        failed = run_study(args.study, args.workdir, jobs=args.jobs)
     except (ValueError, OSError) as e:  # StudyError is a ValueError
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:

@@ -18,7 +18,8 @@ THRESHOLD_KEY = sweep.THRESHOLD_KEY
 
 
 def get_study():
-    return sweep.with_threshold_key(dict(
+    return dict(
+        threshold_key=THRESHOLD_KEY,
         description="Control for Fig. 1 on CIFAR-10 (JPEG re-encoded copy): the same net "
                     "and data in Study A's setting, inputs / 64 with Glorot's start, each "
                     "activation at its fastest rate of the sweep's glorot_* runs; three "
@@ -31,4 +32,4 @@ def get_study():
         seeds=[0, 1, 2],
         threshold=0.25,
         speedup={"slow": "tanh", "fast": "relu", "paper": 6.0},
-    ))
+    )
