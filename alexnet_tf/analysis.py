@@ -198,8 +198,11 @@ def differences(spec, results):
     out = {}
     for variant, baseline in pairs.items():
         result = results[variant]
-        base = [r["final_val_top1"] for r in results[baseline]["runs"].values()]
-        finals = [r["final_val_top1"] for r in result["runs"].values()]
+        # runs that never validated (stopped before validation_every's epoch) left out
+        base = [r["final_val_top1"] for r in results[baseline]["runs"].values()
+                if r["final_val_top1"] is not None]
+        finals = [r["final_val_top1"] for r in result["runs"].values()
+                  if r["final_val_top1"] is not None]
         paper = spec["paper_effects"].get(variant, {}).get("top1")
         row = {"n": (len(finals), len(base)), "paper": paper, "baseline": baseline}
         stuck = [f"{name}/seed-{seed}" for name in (variant, baseline)

@@ -312,6 +312,10 @@ def check_together(config):
         raise FieldError("train_eval_stop", config.train_eval_stop,
                          f"config.train_eval_stop={config.train_eval_stop} needs "
                          f"config.train_eval_examples > 0: the rule reads their error")
+    if config.get("train_eval_stop", 0.0) and config.strategy == "multi_worker":
+        raise FieldError("train_eval_stop", config.train_eval_stop,
+                         "config.train_eval_stop works on one machine only: under "
+                         "multi_worker each worker would decide to stop on its own")
     every = config.get("validation_every", 1)
     if every > 1 and config.optimizer.schedule == "plateau":
         raise FieldError("validation_every", every, f"config.validation_every={every} needs "

@@ -29,6 +29,7 @@ import shutil
 
 from alexnet_tf import analysis as A
 from alexnet_tf import study as S
+from alexnet_tf.config import TRAIN_EVAL_KEY
 from alexnet_tf.files import read_json, write_json, write_text
 from alexnet_tf.rundir import RunDir
 
@@ -483,9 +484,9 @@ def write_report(workdir, study_file=None, evaluate=False, log=print):
               f"folders; re-run it rather than editing this file.", "",
               "## Learning curves", "", "![learning curves](curves.png)", "",
               "Top-1 error per epoch, mean over seeds, band from the lowest to the highest "
-              "seed; training error is the running average over each epoch, with the "
-              "run's augmentation and dropout in effect, if it has any (as in the paper's "
-              "Fig. 1, whose threshold is the dashed line).", "",
+              "seed; training error is " + _training_error_text(spec) + " (the dashed line: "
+              "the paper's Fig. 1 threshold).", "",
+              *_threshold_table(spec, results),
               "## Runs", "",
               "Wall time: all the run's attempts, as the study runner timed them, including "
               "any time the machine was shared or the run paused; median epoch: the median "
@@ -564,6 +565,42 @@ def portable(value, workdir):
         return re.sub(r"(?<![\w.:/~])/[^\s'\"=,;()/]+/[^\s'\"=,;()]+(?<![.,;:])",
                       lambda m: path(m.group(0)), value)
     return value
+
+
+def _threshold_table(spec, results):
+    """With a `threshold` and several variants, one table of every variant's epochs to
+    it (the mean over the seeds that reached it), fastest first: a learning-rate sweep's
+    answer at a glance. [] otherwise."""
+    if spec.get("threshold") is None or len(results) < 2:
+        return []
+    rows = []
+    for order, (variant, result) in enumerate(results.items()):
+        runs = result["runs"].values()
+        reached = [r["epochs_to_threshold"] for r in runs
+                   if r["epochs_to_threshold"] is not None]
+        mean = sum(reached) / len(reached) if reached else None
+        # fastest first, then those that never reached it, then those with no finished run
+        rows.append(((0 if reached else 1 if runs else 2), mean or 0.0, order, variant,
+                     len(reached), len(runs)))
+    lines = [f"## Epochs to {100 * spec['threshold']:g} % training top-1, by variant", "",
+             "Fastest first; the mean over the finished seeds that reached it.", "",
+             "| variant | epochs | seeds that reached it |", "| --- | --- | --- |"]
+    for group, mean, _, variant, n, total in sorted(rows):
+        lines.append(f"| {variant} | {f'{mean:.2f}' if group == 0 else '–'} | "
+                     + (f"{n} of {total} finished |" if total else "no finished run |"))
+    return lines + [""]
+
+
+def _training_error_text(spec):
+    """What the curves' training error is, by the study's `threshold_key`."""
+    key = spec.get("threshold_key", "top1_error")
+    if key == "top1_error":
+        return ("the running average over each epoch, with the run's augmentation and "
+                "dropout in effect, if it has any")
+    if key == TRAIN_EVAL_KEY:
+        return (f"the net's in inference mode on a fixed sample of training images after "
+                f"each epoch (`{key}`)")
+    return f"the history's `{key}`"
 
 
 def copy_results(workdir, output_dir, log=print):

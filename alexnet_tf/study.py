@@ -72,6 +72,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import configs
@@ -490,7 +491,9 @@ else:  # elsewhere the lock above still keeps a second study out while an orphan
     _die_with_parent = None
 
 
-_running = set()  # the train processes of this study process (`stop_runs`)
+# The train processes of this study process, and whether it is stopping (`stop_runs`):
+# with --jobs, a run whose thread is about to start its process must not start it then.
+_running, _stopping, _starting = set(), threading.Event(), threading.Lock()
 
 
 def train_run(run, lock, threads=None):
@@ -516,9 +519,13 @@ def train_run(run, lock, threads=None):
         log.flush()
         die_with_us = (functools.partial(_die_with_parent, os.getpid())
                        if _die_with_parent else None)
-        proc = subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT,
-                                pass_fds=(lock.fileno(),), preexec_fn=die_with_us, env=env)
-        _running.add(proc)
+        with _starting:
+            if _stopping.is_set():
+                raise KeyboardInterrupt  # the study is stopping: this run does not start
+            proc = subprocess.Popen(run.command, stdout=log, stderr=subprocess.STDOUT,
+                                    pass_fds=(lock.fileno(),), preexec_fn=die_with_us,
+                                    env=env)
+            _running.add(proc)
         try:
             while attempt["exit_code"] is None:
                 try:
@@ -538,11 +545,13 @@ def train_run(run, lock, threads=None):
 
 
 def stop_runs():
-    """Kills the train processes still running (a study interrupted with --jobs > 1:
-    their threads then record the attempts and return)."""
-    for proc in list(_running):
-        if proc.poll() is None:
-            proc.kill()
+    """Kills the train processes still running and keeps new ones from starting (a study
+    interrupted with --jobs > 1: their threads then record the attempts and return)."""
+    with _starting:
+        _stopping.set()
+        for proc in list(_running):
+            if proc.poll() is None:
+                proc.kill()
 
 
 def _last_error(directory):
@@ -555,15 +564,19 @@ def _last_error(directory):
 
 
 def _progress(run, runs, jobs=1):
-    """"run 3 of 8: no_lrn/seed-0, starting (2 of 8 done; time left: about 4 min 10 s)"."""
+    """"run 3 of 8: no_lrn/seed-0, starting (2 of 8 done; time left: about 4 min 10 s)";
+    "at most about" when runs may stop at their threshold (train_eval_stop) before
+    config.epochs."""
     done = sum(is_finished(r.directory, r.epochs) for r in runs)
     epochs_done = len(history(run.directory))
-    left = time_left(runs)
-    left = left / jobs if left is not None else None  # the epoch times were `jobs` at a time
+    left, when = time_left(runs), "known after a run"
+    if left is not None:  # `jobs` runs at a time, while as many are left
+        left /= max(1, min(jobs, len(runs) - done))
+        upper = any(r.overrides.get("train_eval_stop") for r in runs)
+        when = ("at most about " if upper else "about ") + duration(left)
     return (f"run {runs.index(run) + 1} of {len(runs)}: {run.name}, "
             f"{f'resuming after epoch {epochs_done}' if epochs_done else 'starting'} "
-            f"({done} of {len(runs)} done; time left: "
-            f"{'about ' + duration(left) if left is not None else 'known after a run'})")
+            f"({done} of {len(runs)} done; time left: {when})")
 
 
 def run_study(study_file, workdir, log=print, jobs=1):
@@ -577,8 +590,11 @@ def run_study(study_file, workdir, log=print, jobs=1):
     runs = plan(spec, workdir)
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     failed = []
+    _stopping.clear()
 
     def run_one(run):
+        if _stopping.is_set():
+            return
         log(_progress(run, runs, jobs))
         shared = share_data(run, runs)
         if shared:
@@ -586,6 +602,8 @@ def run_study(study_file, workdir, log=print, jobs=1):
         code = train_run(run, lock, threads)
         if code == 0 and is_finished(run.directory, run.epochs):
             log(f"  {run.name}: done in {duration(wall_seconds(run.directory))}")
+        elif _stopping.is_set():
+            log(f"  {run.name}: interrupted (re-run the command to resume it)")
         else:
             failed.append(run.name)
             log(f"  {run.name}: failed ({_last_error(run.directory)}); log: "

@@ -116,6 +116,10 @@ def train(config, workdir, on_lost=None):
                f"{config.batch_size} per epoch) for {config.epochs} epochs; strategy "
                f"{config.strategy}, jit_compile {path.jit_compile}; logs in {rt.out.logs}")
         validation = rt.shard(d.validation, val_policy)
+        if config_fields.stopped_early(config, history):  # resumed after its stop: done
+            rt.say(f"the run stopped after epoch {len(history)}, its training error at "
+                   f"config.train_eval_stop={config.train_eval_stop:g}: nothing to train")
+            epoch = config.epochs
         train_eval = ([TrainEval(d.train_sample(config.train_eval_examples, config.batch_size),
                                  config.train_eval_stop)]
                       if config.train_eval_examples else [])

@@ -381,7 +381,41 @@ def test_jobs_train_runs_side_by_side(tmp_path):
         start = datetime.datetime.fromisoformat(attempt["started"]).timestamp()
         spans.append((start, start + attempt["seconds"]))
     (a0, a1), (b0, b1) = spans
-    assert a0 < b1 and b0 < a1, spans  # the two attempts overlap in time
+    assert min(a1, b1) - max(a0, b0) > 3, spans  # the attempts overlap by seconds
+
+
+def test_ctrl_c_with_jobs_ends_every_run_and_starts_none(tmp_path):
+    """SIGINT to a --jobs 2 study while its two runs train: both train processes end, the
+    third run never starts, the tool says how to resume; re-run, the study finishes."""
+    study = tmp_path / "three.py"
+    study.write_text("def get_study():\n    return dict(base='tiny.py', seeds=[0], "
+                     "overrides={'epochs': 2, 'histogram_freq': 0}, variants={'a': {}, "
+                     "'b': {'model.lrn': False}, 'c': {'model.dropout': 0.0}})\n")
+    workdir = tmp_path / "study"
+    command = [sys.executable, TOOL, "--study", str(study), "--workdir", str(workdir),
+               "--jobs", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+    def trains():
+        return [pid for pid in train_processes(workdir) if pid != str(proc.pid)]
+    deadline = time.time() + 120
+    while len(trains()) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(trains()) == 2
+    time.sleep(1)  # a start-up in progress: Ctrl-C while TensorFlow loads
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "interrupted: re-run the same command" in out, out
+    time.sleep(0.5)
+    assert train_processes(workdir) == []
+    assert not (workdir / "c").exists(), out  # never started
+    for name in ("a", "b"):
+        [attempt] = S.record(str(workdir / name / "seed-0"))["attempts"]
+        assert attempt["exit_code"] != 0, name
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0 and "study: 3 of 3 runs finished" in rerun.stdout, \
+        rerun.stdout[-2000:] + rerun.stderr[-2000:]
 
 
 def fixture_study(tmp_path):
@@ -654,6 +688,10 @@ def test_speedup_ratios_match_a_hand_computation(tmp_path):
     assert "| 2 | not reached | 1.50 | > 2.67x |" in text and "the paper: 6x." in text
     assert "Left out of the mean: 1 seed(s)" in text
     assert (workdir / "fig1.png").read_bytes()[:4] == b"\x89PNG"
+    # The table of every variant's epochs to the threshold, fastest first.
+    relu, tanh = statistics.fmean([2, 1.5, 1.5]), statistics.fmean([slow0, 4])
+    assert (f"| relu | {relu:.2f} | 3 of 3 finished |\n| tanh | {tanh:.2f} | 2 of 3 finished |"
+            in text)
 
 
 def test_evaluate_reads_each_runs_own_validation_data(tmp_path):

@@ -287,6 +287,24 @@ def test_validation_every_few_epochs(tmp_path):
                 str(tmp_path / "x"))
 
 
+def test_a_run_stops_at_its_training_error_and_stays_stopped(tmp_path, capsys):
+    """train_eval_stop: 3 epochs asked, the first comes down to the threshold, so the run
+    ends there (checkpointed, not validated: validation_every=3); run again, it trains
+    nothing. Under multi_worker it is refused."""
+    config = tiny_config(epochs=3, train_eval_examples=16, train_eval_stop=0.999,
+                         validation_every=3, **{"optimizer.schedule": "step"})
+    history = T.train(config, str(tmp_path))
+    assert len(history) == 1 and "val_loss" not in history[0]
+    assert C.stopped_early(config, history)
+    capsys.readouterr()
+    assert len(T.train(config, str(tmp_path))) == 1
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "epoch 2, step 0" in out and "nothing to train" in out
+    with pytest.raises(ValueError, match="works on one machine only"):
+        C.check_together(tiny_config(train_eval_examples=16, train_eval_stop=0.5,
+                                     strategy="multi_worker"))
+
+
 def test_class_selection_needs_image_folders(tmp_path):
     with pytest.raises(ValueError, match="work with data.source=images"):
         T.train(tiny_config(**{"data.select_classes": True}), str(tmp_path))
@@ -299,19 +317,25 @@ def test_short_epochs_are_checkpointed_every_few_steps_and_at_the_end():
 
     from alexnet_tf.callbacks import Checkpointer
 
-    def saved_epochs(steps_per_epoch, every_steps, epochs):
+    def saved_epochs(steps_per_epoch, every_steps, epochs, stop_after=None):
         saves = []
         fake = SimpleNamespace(save=lambda epoch, step, *_: saves.append((epoch, step)))
         c = Checkpointer(fake, SimpleNamespace(state={}), SimpleNamespace(diverged=False),
                          every_steps, steps_per_epoch, first_step=0)
         c.set_params({"epochs": epochs})
+        c.set_model(SimpleNamespace(stop_training=False))
         for epoch in range(epochs):
             c.on_epoch_begin(epoch)
             for batch in range(steps_per_epoch):
                 c.on_train_batch_end(batch)
+            if epoch + 1 == stop_after:  # train_eval_stop, before the checkpointer
+                c.model.stop_training = True
             c.on_epoch_end(epoch)
+            if c.model.stop_training:
+                break
         return saves
 
     assert saved_epochs(1, 3, 7) == [(3, 0), (6, 0), (7, 0)]
     assert saved_epochs(4, 3, 2) == [(0, 3), (1, 0), (1, 3), (2, 0)]
     assert saved_epochs(1, 0, 2) == [(1, 0), (2, 0)]
+    assert saved_epochs(1, 3, 7, stop_after=5) == [(3, 0), (5, 0)]  # the stop is saved

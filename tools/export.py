@@ -57,8 +57,8 @@ def main(argv=None):
         if portable:
             check_installed(args.format)  # before the model loads
         run = load_run(args.model)
-        home = os.path.dirname(os.path.abspath(run.source))  # the workdir, or the file's folder
-        if os.path.abspath(args.output) in (home, RunDir(home).saved_model):
+        home = os.path.dirname(os.path.realpath(run.source))  # the workdir, or the file's folder
+        if os.path.realpath(args.output) in (home, RunDir(home).saved_model):
             sys.exit(f"error: --output {args.output} is the model's own folder {home} (or "
                      f"its SavedModel): give a folder of its own for the export")
         wnids, names = data.read_classes(args.classes) if args.classes else (run.wnids,

@@ -42,6 +42,8 @@ def main(argv=None):
     for flag in ("evaluate", "results"):
         if getattr(args, flag) and not args.report:
             sys.exit(f"error: --{flag} goes with --report")
+    if args.report and args.jobs != 1:
+        sys.exit("error: --jobs goes with running a study, not with --report")
     if not args.report and not args.study:
         sys.exit("error: --study is needed to run a study (or --report to report on one)")
 

@@ -20,7 +20,8 @@ run fails with "training diverged") counts as slower than any that trains.
 
 Each run stops at the end of the epoch its training error comes down to 25 %
 (`train_eval_stop`), so a fast rate costs a few epochs and only rates that never get there
-run all EPOCHS; the test set is read once, after the last epoch.
+run all EPOCHS. The test set is read only after epoch EPOCHS (`validation_every`): the
+sweep measures training error, and its runs that stop have no test error.
 
 Cost, measured here (results/performance/cifar-fig1-throughput, an AMD EPYC with
 avx512_bf16, 2 cores, where precision "auto" is mixed_bfloat16): one run alone, 2 threads,
