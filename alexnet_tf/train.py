@@ -83,23 +83,8 @@ def train(config, workdir, on_lost=None):
         # each save; only the chief's are kept.
         checkpoints = Checkpoints(rt.run.checkpoints, model, write=rt.is_chief,
                                   temp_directory=rt.out.tmp_checkpoints)
-        epoch, step, schedule_state, history = 0, 0, None, []
-        restored = checkpoints.restore(log=rt.say)
-        if restored:
-            latest, epoch, step, schedule_state = restored
-            history = load_history(rt.run.history, epoch)
-            rt.say(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
-            if step >= steps:
-                raise ValueError(f"{latest} is at step {step} of epoch {epoch + 1}, but an "
-                                 f"epoch now has {steps} steps: resume with the data and "
-                                 f"config.steps_per_epoch the run started with")
-            check_resume_config(rt.run.read_config(), config)
-        else:
-            if config.finetune.init_from:  # every worker: all must start alike
-                finetune.initialize(config, model, d.wnids, rt.say)
-            if rt.is_chief:  # the config it starts with; conv1's start (probe, report)
-                write_json(rt.out.config, config.to_dict())
-                probe.save_conv1_init(model, rt.out.path)
+        epoch, step, schedule_state, history = _restore_or_start(rt, config, model, d,
+                                                                 checkpoints, steps)
         first_epoch = epoch + (step > 0)  # this process's first whole epoch
         rt.agree_on_state(epoch, step, checkpoints.variables())
 
@@ -107,11 +92,7 @@ def train(config, workdir, on_lost=None):
         if schedule_state:
             schedule.state = schedule_state
         nan_guard = StopOnNaN()
-        tensorboard = tensorboard_callbacks(rt.out.logs, config) if rt.is_chief else []
-        dropped = [DroppedRecords(*d.dropped)] if d.dropped else []
-        probing = ([probe.LayerProbe(*next(iter(d.validation)), config.probe_every_steps,
-                                     rt.out.path, epoch * steps + step)]
-                   if config.probe_every_steps and rt.is_chief else [])
+        watch, train_eval, after = _monitors(config, d, rt, epoch * steps + step)
         rt.say(f"training on {d.train_examples:,} images ({steps} steps of "
                f"{config.batch_size} per epoch) for {config.epochs} epochs; strategy "
                f"{config.strategy}, jit_compile {path.jit_compile}; logs in {rt.out.logs}")
@@ -120,16 +101,13 @@ def train(config, workdir, on_lost=None):
             rt.say(f"the run stopped after epoch {len(history)}, its training error at "
                    f"config.train_eval_stop={config.train_eval_stop:g}: nothing to train")
             epoch = config.epochs
-        train_eval = ([TrainEval(d.train_sample(config.train_eval_examples, config.batch_size),
-                                 config.train_eval_stop)]
-                      if config.train_eval_examples else [])
         for ds, first, last, n_steps, first_step in fit_parts(
                 d, config, steps, epoch, step, per_worker,
                 lambda ds: rt.shard(ds, train_policy)):
             callbacks = [schedule, Throughput(config.batch_size), EpochTime(), nan_guard,
-                         *dropped, *train_eval,  # train_eval's key before the history
+                         *watch, *train_eval,  # train_eval's key before the history
                          HistoryWriter(history, rt.out.history if rt.is_chief else None),
-                         *tensorboard, *probing,
+                         *after,
                          Checkpointer(checkpoints, schedule, nan_guard,  # after both
                                       config.checkpoint_every_steps, steps, first_step)]
             _fit(model, ds, first, last, n_steps, validation, callbacks, config, d, rt,
@@ -151,6 +129,44 @@ def train(config, workdir, on_lost=None):
     return history
 
 
+def _restore_or_start(rt, config, model, d, checkpoints, steps):
+    """`(epoch, step, schedule state, history)` to go on from: the latest checkpoint's,
+    with the config checked against the one the run started with; or a new run's start
+    (the fine-tuning source's weights loaded; the config and conv1's start written)."""
+    restored = checkpoints.restore(log=rt.say)
+    if not restored:
+        if config.finetune.init_from:  # every worker: all must start alike
+            finetune.initialize(config, model, d.wnids, rt.say)
+        if rt.is_chief:  # the config it starts with; conv1's start (probe, report)
+            write_json(rt.out.config, config.to_dict())
+            probe.save_conv1_init(model, rt.out.path)
+        return 0, 0, None, []
+    latest, epoch, step, schedule_state = restored
+    rt.say(f"resuming from {latest}: epoch {epoch + 1}, step {step} of {steps}")
+    if step >= steps:
+        raise ValueError(f"{latest} is at step {step} of epoch {epoch + 1}, but an epoch "
+                         f"now has {steps} steps: resume with the data and "
+                         f"config.steps_per_epoch the run started with")
+    check_resume_config(rt.run.read_config(), config)
+    return epoch, step, schedule_state, load_history(rt.run.history, epoch)
+
+
+def _monitors(config, d, rt, global_step):
+    """The callbacks that watch the run but do not steer it: those whose keys the history
+    records (dropped records), Fig. 1's training error (`TrainEval`, which may end the run
+    at config.train_eval_stop) and those after the history (TensorBoard, the layer probe
+    from `global_step` on), as three lists."""
+    watch = [DroppedRecords(*d.dropped)] if d.dropped else []
+    train_eval = ([TrainEval(d.train_sample(config.train_eval_examples, config.batch_size),
+                             config.train_eval_stop)]
+                  if config.train_eval_examples else [])
+    after = tensorboard_callbacks(rt.out.logs, config) if rt.is_chief else []
+    if config.probe_every_steps and rt.is_chief:
+        after.append(probe.LayerProbe(*next(iter(d.validation)), config.probe_every_steps,
+                                      rt.out.path, global_step))
+    return watch, train_eval, after
+
+
 def _fit(model, ds, first, last, n_steps, validation, callbacks, config, d, rt, steps):
     """One `model.fit` call, with the input pipeline's errors in one line (`BadData`)."""
     try:
@@ -161,7 +177,8 @@ def _fit(model, ds, first, last, n_steps, validation, callbacks, config, d, rt, 
             if not rt.is_chief:  # the chief shows the same warnings
                 warnings.simplefilter("ignore")
             model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=n_steps,
-                      validation_data=validation, validation_freq=config_fields.validation_epochs(config),
+                      validation_data=validation,
+                      validation_freq=config_fields.validation_epochs(config),
                       shuffle=False,  # the datasets shuffle themselves (Keras would warn)
                       callbacks=callbacks,
                       verbose=config.verbose if rt.is_chief else 0)
