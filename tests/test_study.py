@@ -394,8 +394,11 @@ def test_ctrl_c_with_jobs_ends_every_run_and_starts_none(tmp_path):
     workdir = tmp_path / "study"
     command = [sys.executable, TOOL, "--study", str(study), "--workdir", str(workdir),
                "--jobs", "2"]
+    # SIGINT as a terminal's Ctrl-C: not ignored, even when this test runs in a
+    # background job of a shell (which starts its commands with SIGINT ignored).
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def trains():
         return [pid for pid in train_processes(workdir) if pid != str(proc.pid)]
