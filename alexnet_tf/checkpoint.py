@@ -256,7 +256,7 @@ def load_history(path, before_epoch):
 # name; data of another size is refused by the steps-per-epoch check).
 RESUME_MAY_CHANGE = ("epochs", "verbose", "log_every_steps", "histogram_freq",
                      "checkpoint_every_steps", "probe_every_steps", "peer_timeout", "peer_watch",
-                     "validation_every", "train_eval_stop",
+                     "validation_every", "train_eval_stop", "optimizer.end_at_plateau",
                      "data.train", "data.validation", "data.data_dir", "data.classes",
                      "steps_per_epoch",  # checked on its own: an epoch's steps must agree
                      "augment.stats")    # the statistics themselves are in the checkpoint

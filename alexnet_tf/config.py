@@ -61,6 +61,9 @@ NETS = {"alexnet": "alexnet", "fig1": "fig1_net",  # config.net -> its function 
 PATH_KINDS = ("file", "dir", "path", "data")
 # the history key of the training error measured in inference mode (alexnet_tf.train_eval)
 TRAIN_EVAL_KEY = "train_eval_top1_error"
+# the history key of an epoch after which a rule ended the run before config.epochs
+# (train_eval_stop; optimizer.end_at_plateau): 1.0
+STOPPED = "stopped"
 
 
 # ---------------------------------------------------------------------------- declarations
@@ -325,11 +328,13 @@ def check_together(config):
 
 def stopped_early(config, history):
     """Whether a run with `config` (a ConfigDict or dict) and `history` (its per-epoch
-    rows) met `train_eval_stop`: its last epoch's training error (TRAIN_EVAL_KEY) came
-    down to it, so the run ended there (`alexnet_tf.train_eval.TrainEval`)."""
-    stop = config.get("train_eval_stop", 0.0)
+    rows) was ended by a rule before config.epochs: its last epoch says so (`STOPPED`:
+    `train_eval_stop`, `optimizer.end_at_plateau`), or, for histories written before that
+    key, its training error (TRAIN_EVAL_KEY) came down to `train_eval_stop`."""
     last = history[-1] if history else {}
-    return bool(stop) and last.get(TRAIN_EVAL_KEY) is not None and last[TRAIN_EVAL_KEY] <= stop
+    stop = config.get("train_eval_stop", 0.0)
+    return bool(last.get(STOPPED)) or (bool(stop) and last.get(TRAIN_EVAL_KEY) is not None
+                                       and last[TRAIN_EVAL_KEY] <= stop)
 
 
 def validation_epochs(config):

@@ -8,6 +8,8 @@
 import keras
 import tensorflow as tf
 
+from alexnet_tf.config import STOPPED
+
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")
 class PaperSGD(keras.optimizers.SGD):
@@ -88,14 +90,19 @@ class LearningRateSchedule(keras.callbacks.Callback):
     "stopped improving"), the plateau rule watches the mean of the last `window` epochs'
     validation error instead of the last one's, so that validation noise cannot trip it:
     a cut needs `patience` epochs in which that mean did not beat its best by `min_delta`.
-    Epochs that end during the warm-up are averaged but not judged. Its state is saved in
+    Epochs that end during the warm-up are averaged but not judged. With `end_at_plateau`,
+    the first plateau after the last of `max_reductions` cuts ends the run (Sec. 5: the
+    rate was "reduced three times prior to termination"): the model's `stop_training`,
+    and `stopped` in the epoch's logs (so in the run's history). Its state is saved in
     our checkpoints, unlike Keras' ReduceLROnPlateau.
     The plateau schedule raises `ValueError` at the end of an epoch whose logs lack
     `monitor` (e.g. no validation data), rather than never reducing the rate."""
 
     def __init__(self, base_lr, factor=0.1, patience=5, min_delta=0.0, max_reductions=None,
-                 boundaries=None, monitor="val_top1_error", warmup_steps=0, window=1):
+                 boundaries=None, monitor="val_top1_error", warmup_steps=0, window=1,
+                 end_at_plateau=False):
         super().__init__()
+        self.end_at_plateau = end_at_plateau
         self.base_lr, self.factor, self.patience = base_lr, factor, patience
         self.min_delta, self.max_reductions, self.monitor = min_delta, max_reductions, monitor
         self.boundaries = sorted(boundaries) if boundaries else None
@@ -145,8 +152,15 @@ class LearningRateSchedule(keras.callbacks.Callback):
             s["best"], s["wait"] = value, 0
             return
         s["wait"] += 1
-        if s["wait"] >= self.patience and (self.max_reductions is None
-                                           or s["reductions"] < self.max_reductions):
+        last_cut_made = (self.max_reductions is not None
+                         and s["reductions"] >= self.max_reductions)
+        if s["wait"] >= self.patience and last_cut_made and self.end_at_plateau:
+            logs[STOPPED] = 1.0
+            self.model.stop_training = True
+            print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for "
+                  f"{self.patience} epochs after the last of {self.max_reductions} "
+                  f"learning-rate cuts: the run ends here")
+        elif s["wait"] >= self.patience and not last_cut_made:
             s["wait"], s["reductions"] = 0, s["reductions"] + 1
             new_lr = self.scheduled_lr(epoch)
             _set_lr(self.model.optimizer, new_lr)
@@ -161,4 +175,5 @@ def paper_schedule(o, steps_per_epoch):
         o.learning_rate, factor=o.lr_factor, patience=o.plateau_patience,
         min_delta=o.plateau_min_delta, window=o.plateau_window, max_reductions=o.max_reductions,
         boundaries=list(o.step_epochs) if o.schedule == "step" else None,
-        warmup_steps=round(o.warmup_epochs * steps_per_epoch))
+        warmup_steps=round(o.warmup_epochs * steps_per_epoch),
+        end_at_plateau=o.get("end_at_plateau", False))

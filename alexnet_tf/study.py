@@ -329,7 +329,7 @@ def wall_seconds(directory):
 
 def is_finished(directory, epochs):
     """A run is finished when it has its Keras model, a history whose last epoch is
-    epochs - 1 (or that met its config's train_eval_stop: `config.stopped_early`), and its
+    epochs - 1 (or whose end a rule decided: `config.stopped_early`), and its
     train command exited with 0: train() writes the Keras model before the class list and
     the SavedModel, so the files alone can look finished after a kill."""
     run = RunDir(directory)

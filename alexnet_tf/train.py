@@ -97,9 +97,9 @@ def train(config, workdir, on_lost=None):
                f"{config.batch_size} per epoch) for {config.epochs} epochs; strategy "
                f"{config.strategy}, jit_compile {path.jit_compile}; logs in {rt.out.logs}")
         validation = rt.shard(d.validation, val_policy)
-        if config_fields.stopped_early(config, history):  # resumed after its stop: done
-            rt.say(f"the run stopped after epoch {len(history)}, its training error at "
-                   f"config.train_eval_stop={config.train_eval_stop:g}: nothing to train")
+        if config_fields.stopped_early(config, history):  # resumed after its end: done
+            rt.say(f"a rule ended the run after epoch {len(history)} (train_eval_stop or "
+                   f"optimizer.end_at_plateau): nothing to train")
             epoch = config.epochs
         for ds, first, last, n_steps, first_step in fit_parts(
                 d, config, steps, epoch, step, per_worker,
@@ -118,9 +118,8 @@ def train(config, workdir, on_lost=None):
                     f"(step {nan_guard.bad_step + 1} of this run's part of it); the last "
                     f"good checkpoint is kept in {checkpoints.directory} (lower "
                     f"config.optimizer.learning_rate)")
-            if any(t.stopped for t in train_eval):
-                rt.say(f"stopped after epoch {len(history)}: the training error came down "
-                       f"to config.train_eval_stop={config.train_eval_stop:g}")
+            if config_fields.stopped_early(config, history):  # a rule ended the run
+                rt.say(f"the run ended after epoch {len(history)} of {config.epochs}")
                 break
         rt.barrier()
     if rt.is_chief:

@@ -29,7 +29,9 @@ per-layer scales (0.03 in conv3..conv5) lost 97-99 % of fc7 (79 and 64 %). He + 
 
 Departures in the schedule, not the net:
 
-* 90 epochs (Sec. 5: "roughly 90 cycles") with the plateau rule made robust to
+* At most 90 epochs (Sec. 5: "roughly 90 cycles"); the run ends at the first plateau
+  after the third cut (`optimizer.end_at_plateau`, the paper's "reduced three times prior
+  to termination"). The plateau rule is made robust to
   validation noise: the mean of the last 5 epochs' validation error must beat its best by
   0.5 points within 5 epochs, or the rate is cut tenfold (at most 3 times, Sec. 5). Study
   B's first run (results/study-imagenette-he) had epoch-to-epoch changes of its validation

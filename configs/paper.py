@@ -100,6 +100,9 @@ def get_config():
         plateau_min_delta=field(0.0, "[0, 1)"),
         # Sec. 5: "reduced three times prior to termination"
         max_reductions=field(3, "[0, inf)"),
+        # plateau schedule: end the run at the first plateau after the last of those cuts
+        # (the paper's "termination"), before `epochs` if it comes first
+        end_at_plateau=field(True),
         # with schedule="step": the epochs at which lr is multiplied by lr_factor
         step_epochs=field((30, 60, 80), "[1, inf)", length="[1, inf)"),
         # not in the paper: lr ramps up linearly over these

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from alexnet_tf import config as C
 from alexnet_tf.optim import LearningRateSchedule, PaperSGD, TopKError
 
 
@@ -68,6 +69,28 @@ def test_plateau_divides_by_ten_after_patience():
     # after 4 (-> /10 at 6); then max_reductions stops further cuts.
     assert lrs == [0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.0001, 0.0001, 0.0001, 0.0001]
     assert schedule.state["reductions"] == 2
+
+
+def test_the_plateau_after_the_last_cut_ends_the_run():
+    """end_at_plateau (Sec. 5: "reduced three times prior to termination"): after its
+    max_reductions cuts the next plateau ends the run (stop_training, `stopped` in the
+    logs); without it the run goes on at the last rate."""
+    errors = [0.9, 0.8, 0.8, 0.81, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
+    for end, stops_at in ((True, 8), (False, None)):
+        schedule = LearningRateSchedule(0.01, patience=2, max_reductions=2, end_at_plateau=end)
+        schedule.set_model(FakeModel(0.01))
+        schedule.model.stop_training = False
+        stopped = None
+        for epoch, error in enumerate(errors):
+            schedule.on_epoch_begin(epoch)
+            logs = {"val_top1_error": error}
+            schedule.on_epoch_end(epoch, logs)
+            if schedule.model.stop_training:
+                assert logs[C.STOPPED] == 1.0 and C.stopped_early({}, [logs])
+                stopped = epoch
+                break
+        # cuts after epochs 3 and 6 (as above), then 2 epochs without improvement: 8
+        assert stopped == stops_at and schedule.state["reductions"] == 2
 
 
 def test_step_schedule():
