@@ -242,6 +242,15 @@ def comma_list(*allowed):
     return Choices(*allowed)
 
 
+def names(text):
+    """A flag that takes a comma-separated list of names (or patterns), as a list."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: give one name or more, "
+                                         f"comma-separated")
+    return values
+
+
 # The flags several tools share.
 
 MODEL_KINDS = {

@@ -57,6 +57,7 @@ The study folder:
 """
 import concurrent.futures
 import ctypes
+import fnmatch
 import dataclasses
 import datetime
 import functools
@@ -579,13 +580,20 @@ def _progress(run, runs, jobs=1):
             f"({done} of {len(runs)} done; time left: {when})")
 
 
-def run_study(study_file, workdir, log=print, jobs=1):
+def run_study(study_file, workdir, log=print, jobs=1, variants=None):
     """Trains every run of the study in `study_file` that is not finished in `workdir`,
     `jobs` at a time (each then with cores / jobs TensorFlow threads: on small nets two
-    one-core runs do more than one two-core run), printing progress. Returns the names of
+    one-core runs do more than one two-core run), printing progress; with `variants` (a
+    list of fnmatch patterns, e.g. ["relu_*"]), only the runs of the variants that match
+    one (an error if none does). Returns the names of
     the runs that failed (their train command exited with an error; the others still
     run). Raises `StudyError` for a bad study file or folder."""
     spec = load_study(study_file)
+    chosen = [v for v in spec["variants"]
+              if variants is None or any(fnmatch.fnmatchcase(v, p) for p in variants)]
+    if not chosen:
+        raise StudyError(f"--variants {','.join(variants)}: no variant of the study matches "
+                         f"(its variants: {', '.join(spec['variants'])})")
     lock = prepare_workdir(spec, workdir)
     runs = plan(spec, workdir)
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
@@ -611,9 +619,13 @@ def run_study(study_file, workdir, log=print, jobs=1):
 
     try:
         todo = [r for r in runs if not is_finished(r.directory, r.epochs)]
+        left_out = [r for r in todo if r.variant not in chosen]
+        todo = [r for r in todo if r.variant in chosen]
         log(f"study {os.path.basename(study_file)}: {len(runs)} runs ({len(spec['variants'])} "
-            f"variants x {len(spec['seeds'])} seeds) in {workdir}; {len(runs) - len(todo)} "
-            f"finished, {len(todo)} to run" + (f", {jobs} at a time" if jobs > 1 else ""))
+            f"variants x {len(spec['seeds'])} seeds) in {workdir}; "
+            f"{len(runs) - len(todo) - len(left_out)} finished, {len(todo)} to run"
+            + (f" ({len(left_out)} more not chosen by --variants)" if left_out else "")
+            + (f", {jobs} at a time" if jobs > 1 else ""))
         if jobs == 1:
             for run in todo:
                 run_one(run)

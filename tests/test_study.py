@@ -371,6 +371,16 @@ def test_jobs_train_runs_side_by_side(tmp_path):
                      "overrides={'epochs': 1, 'histogram_freq': 0}, "
                      "variants={'baseline': {}, 'no_lrn': {'model.lrn': False}})\n")
     workdir, lines = tmp_path / "study", []
+    with pytest.raises(S.StudyError, match="--variants x\\*: no variant of the study matches "
+                                           "\\(its variants: baseline, no_lrn\\)"):
+        S.run_study(str(study), str(workdir), jobs=2, variants=["x*"])
+    assert S.run_study(str(study), str(workdir), log=lines.append, jobs=2,
+                       variants=["baseline"]) == []  # --variants: only these
+    assert lines[0].endswith("0 finished, 1 to run (1 more not chosen by --variants), 2 at "
+                             "a time")
+    assert not (workdir / "no_lrn").exists()
+    lines.clear()
+    shutil.rmtree(workdir / "baseline")
     assert S.run_study(str(study), str(workdir), log=lines.append, jobs=2) == []
     assert lines[0].endswith("0 finished, 2 to run, 2 at a time")
     assert lines[-1] == f"study: 2 of 2 runs finished in {workdir}"

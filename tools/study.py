@@ -38,12 +38,15 @@ def main(argv=None):
     p.add_argument("--jobs", type=cli.integer(min=1), default=1,
                    help="runs trained at a time, each with cores / JOBS TensorFlow threads "
                         "(default 1; 2 is faster for small nets such as the CIFAR-10 ones)")
+    p.add_argument("--variants", type=cli.names,
+                   help="run only these variants: names or fnmatch patterns, comma-separated "
+                        "(e.g. 'relu_*,tanh_*'); the others wait for a later run")
     args = p.parse_args(argv)
     for flag in ("evaluate", "results"):
         if getattr(args, flag) and not args.report:
             sys.exit(f"error: --{flag} goes with --report")
-    if args.report and args.jobs != 1:
-        sys.exit("error: --jobs goes with running a study, not with --report")
+    if args.report and (args.jobs != 1 or args.variants):
+        sys.exit("error: --jobs and --variants go with running a study, not with --report")
     if not args.report and not args.study:
         sys.exit("error: --study is needed to run a study (or --report to report on one)")
 
@@ -56,7 +59,7 @@ def main(argv=None):
             if args.results:
                 copy_results(args.workdir, args.results)
             return
-        failed = run_study(args.study, args.workdir, jobs=args.jobs)
+        failed = run_study(args.study, args.workdir, jobs=args.jobs, variants=args.variants)
     except (ValueError, OSError) as e:  # StudyError is a ValueError
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
