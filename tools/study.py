@@ -13,7 +13,6 @@ file's paper numbers are used); --evaluate adds centre and 10-crop errors of eve
 and conv1 kernel images; --results DIR copies the report, its figures and each run's small
 JSON files (no checkpoints, models or data) to DIR, to commit.
 """
-import argparse
 import os
 import sys
 
@@ -23,8 +22,7 @@ from alexnet_tf import cli  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(__doc__)
     p.add_argument("--study", help="a configs/studies/*.py file (needed to run)")
     p.add_argument("--workdir", required=True, help="the study folder")
     p.add_argument("--report", action="store_true",
