@@ -564,15 +564,17 @@ def _last_error(directory):
     return (errors or lines or ["(no output)"])[-1]
 
 
-def _progress(run, runs, jobs=1):
+def _progress(run, runs, jobs=1, chosen=None):
     """"run 3 of 8: no_lrn/seed-0, starting (2 of 8 done; time left: about 4 min 10 s)";
     "at most about" when runs may stop at their threshold (train_eval_stop) before
-    config.epochs."""
+    config.epochs. `chosen`: the variants being run (--variants), whose runs the time left
+    counts (default: all)."""
     done = sum(is_finished(r.directory, r.epochs) for r in runs)
     epochs_done = len(history(run.directory))
-    left, when = time_left(runs), "known after a run"
+    scope = [r for r in runs if chosen is None or r.variant in chosen]
+    left, when = time_left(scope), "known after a run"
     if left is not None:  # `jobs` runs at a time, while as many are left
-        left /= max(1, min(jobs, len(runs) - done))
+        left /= max(1, min(jobs, sum(not is_finished(r.directory, r.epochs) for r in scope)))
         upper = any(r.overrides.get("train_eval_stop") for r in runs)
         when = ("at most about " if upper else "about ") + duration(left)
     return (f"run {runs.index(run) + 1} of {len(runs)}: {run.name}, "
@@ -603,7 +605,7 @@ def run_study(study_file, workdir, log=print, jobs=1, variants=None):
     def run_one(run):
         if _stopping.is_set():
             return
-        log(_progress(run, runs, jobs))
+        log(_progress(run, runs, jobs, chosen))
         shared = share_data(run, runs)
         if shared:
             log(f"  data: {shared}")
