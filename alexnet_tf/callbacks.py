@@ -124,7 +124,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.first_step = 0  # later epochs start at their beginning
         due = (self.steps_per_epoch >= self.every_steps or self.unsaved >= self.every_steps
                or epoch + 1 == self.params.get("epochs")
-               or self.model.stop_training)  # the run's last epoch (train_eval_stop)
+               or self.model.stop_training)  # the last epoch (train_eval_stop, end_at_plateau)
         if due and not self.nan_guard.diverged:
             self.checkpoints.save(epoch + 1, 0, self.steps_per_epoch, self.schedule.state)
             self.unsaved = 0

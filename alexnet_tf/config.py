@@ -61,9 +61,10 @@ NETS = {"alexnet": "alexnet", "fig1": "fig1_net",  # config.net -> its function 
 PATH_KINDS = ("file", "dir", "path", "data")
 # the history key of the training error measured in inference mode (alexnet_tf.train_eval)
 TRAIN_EVAL_KEY = "train_eval_top1_error"
-# the history key of an epoch after which a rule ended the run before config.epochs
-# (train_eval_stop; optimizer.end_at_plateau): 1.0
+# the history key of an epoch after which a rule ended the run before config.epochs, and
+# its values: which rule (a number, as Keras logs and TensorBoard scalars are)
 STOPPED = "stopped"
+STOPPED_BY_TRAIN_EVAL, STOPPED_AT_PLATEAU = 1.0, 2.0  # train_eval_stop; end_at_plateau
 
 
 # ---------------------------------------------------------------------------- declarations
@@ -328,13 +329,18 @@ def check_together(config):
 
 def stopped_early(config, history):
     """Whether a run with `config` (a ConfigDict or dict) and `history` (its per-epoch
-    rows) was ended by a rule before config.epochs: its last epoch says so (`STOPPED`:
-    `train_eval_stop`, `optimizer.end_at_plateau`), or, for histories written before that
-    key, its training error (TRAIN_EVAL_KEY) came down to `train_eval_stop`."""
+    rows) ends where its history does, by a rule that `config` still sets: its training
+    error (TRAIN_EVAL_KEY) came down to `train_eval_stop`, or its last epoch was the
+    plateau after the last cut (`STOPPED` = `STOPPED_AT_PLATEAU`) and
+    `optimizer.end_at_plateau` is on. A rule turned off (or a lower `train_eval_stop`) on
+    resume lets the run go on."""
     last = history[-1] if history else {}
     stop = config.get("train_eval_stop", 0.0)
-    return bool(last.get(STOPPED)) or (bool(stop) and last.get(TRAIN_EVAL_KEY) is not None
-                                       and last[TRAIN_EVAL_KEY] <= stop)
+    error = last.get(TRAIN_EVAL_KEY)
+    by_error = bool(stop) and error is not None and error <= stop
+    by_plateau = (last.get(STOPPED) == STOPPED_AT_PLATEAU
+                  and bool((config.get("optimizer") or {}).get("end_at_plateau", False)))
+    return by_error or by_plateau
 
 
 def validation_epochs(config):

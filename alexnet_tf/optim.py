@@ -8,7 +8,7 @@
 import keras
 import tensorflow as tf
 
-from alexnet_tf.config import STOPPED
+from alexnet_tf.config import STOPPED, STOPPED_AT_PLATEAU
 
 
 @keras.saving.register_keras_serializable(package="alexnet_tf")
@@ -155,7 +155,7 @@ class LearningRateSchedule(keras.callbacks.Callback):
         last_cut_made = (self.max_reductions is not None
                          and s["reductions"] >= self.max_reductions)
         if s["wait"] >= self.patience and last_cut_made and self.end_at_plateau:
-            logs[STOPPED] = 1.0
+            logs[STOPPED] = STOPPED_AT_PLATEAU
             self.model.stop_training = True
             print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for "
                   f"{self.patience} epochs after the last of {self.max_reductions} "

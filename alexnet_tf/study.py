@@ -350,13 +350,15 @@ def duration(seconds):
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def time_left(runs):
+def time_left(runs, scope=None):
     """Seconds the unfinished runs still need to train: their epochs left times the median
     epoch time over every epoch of the finished runs (`epoch_seconds`, validation
     included). A median, because wall time counts pauses and stopped sessions (one run
     paused overnight would make every estimate wrong); it leaves out each run's start-up
     and TFRecord build. Only if no finished run logged epoch times (histories older than
-    epoch_seconds), their wall time per epoch instead; None if there is neither."""
+    epoch_seconds), their wall time per epoch instead; None if there is neither. `scope`:
+    the runs whose epochs left count (default: all of `runs`; the epoch time is still taken
+    from every finished run)."""
     done = [r for r in runs if is_finished(r.directory, r.epochs)]
     per_epoch = median_epoch_seconds(history(r.directory) for r in done)
     if per_epoch is None:
@@ -364,7 +366,8 @@ def time_left(runs):
         if not done:
             return None
         per_epoch = sum(wall_seconds(r.directory) for r in done) / sum(r.epochs for r in done)
-    epochs_left = sum(r.epochs - len(history(r.directory)) for r in runs
+    epochs_left = sum(r.epochs - len(history(r.directory)) for r in
+                      (runs if scope is None else scope)
                       if not is_finished(r.directory, r.epochs))
     return per_epoch * max(epochs_left, 0)
 
@@ -564,18 +567,27 @@ def _last_error(directory):
     return (errors or lines or ["(no output)"])[-1]
 
 
+def _may_end_early(run):
+    """Whether a rule may end `run` before its epochs: train_eval_stop among its overrides,
+    or, once it has started, a plateau schedule with end_at_plateau in its config."""
+    config = RunDir(run.directory).read_config() or {}
+    optimizer = config.get("optimizer", {})
+    return bool(run.overrides.get("train_eval_stop") or config.get("train_eval_stop")
+                or (optimizer.get("schedule") == "plateau"
+                    and optimizer.get("end_at_plateau")))
+
+
 def _progress(run, runs, jobs=1, chosen=None):
     """"run 3 of 8: no_lrn/seed-0, starting (2 of 8 done; time left: about 4 min 10 s)";
-    "at most about" when runs may stop at their threshold (train_eval_stop) before
-    config.epochs. `chosen`: the variants being run (--variants), whose runs the time left
+    "at most about" when runs may end by a rule before config.epochs (`_may_end_early`). `chosen`: the variants being run (--variants), whose runs the time left
     counts (default: all)."""
     done = sum(is_finished(r.directory, r.epochs) for r in runs)
     epochs_done = len(history(run.directory))
     scope = [r for r in runs if chosen is None or r.variant in chosen]
-    left, when = time_left(scope), "known after a run"
+    left, when = time_left(runs, scope), "known after a run"
     if left is not None:  # `jobs` runs at a time, while as many are left
         left /= max(1, min(jobs, sum(not is_finished(r.directory, r.epochs) for r in scope)))
-        upper = any(r.overrides.get("train_eval_stop") for r in runs)
+        upper = any(_may_end_early(r) for r in scope)
         when = ("at most about " if upper else "about ") + duration(left)
     return (f"run {runs.index(run) + 1} of {len(runs)}: {run.name}, "
             f"{f'resuming after epoch {epochs_done}' if epochs_done else 'starting'} "
@@ -593,8 +605,10 @@ def run_study(study_file, workdir, log=print, jobs=1, variants=None):
     spec = load_study(study_file)
     chosen = [v for v in spec["variants"]
               if variants is None or any(fnmatch.fnmatchcase(v, p) for p in variants)]
-    if not chosen:
-        raise StudyError(f"--variants {','.join(variants)}: no variant of the study matches "
+    unmatched = [p for p in variants or []
+                 if not any(fnmatch.fnmatchcase(v, p) for v in spec["variants"])]
+    if unmatched:
+        raise StudyError(f"--variants {','.join(unmatched)}: no variant of the study matches "
                          f"(its variants: {', '.join(spec['variants'])})")
     lock = prepare_workdir(spec, workdir)
     runs = plan(spec, workdir)

@@ -18,7 +18,7 @@ every class), the same images every epoch, decoded once and kept in memory.
 import keras
 import tensorflow as tf
 
-from alexnet_tf.config import STOPPED, TRAIN_EVAL_KEY as KEY, stopped_early
+from alexnet_tf.config import STOPPED, STOPPED_BY_TRAIN_EVAL, TRAIN_EVAL_KEY as KEY, stopped_early
 
 
 class TrainEval(keras.callbacks.Callback):
@@ -59,5 +59,5 @@ class TrainEval(keras.callbacks.Callback):
         if logs is not None:
             logs[KEY] = self.error()[0]
             if stopped_early({"train_eval_stop": self.stop}, [logs]):
-                logs[STOPPED] = 1.0
+                logs[STOPPED] = STOPPED_BY_TRAIN_EVAL
                 self.stopped = self.model.stop_training = True

@@ -25,6 +25,7 @@ def get_config():
     c.probe_every_steps = 0        # the probe knows AlexNet's layers
     c.optimizer.weight_decay = 0.0
     c.optimizer.max_reductions = 0  # a constant learning rate, chosen per activation
+    c.optimizer.end_at_plateau = False  # and every epoch run: no plateau ends it
     c.optimizer.learning_rate = 0.01
     c.epochs = 60
     c.precision = "float32"        # the input pipeline, not the net, bounds the speed here

@@ -11,7 +11,8 @@ the workdir, as in configs/imagenette.py. The net is the source's (configs/image
 fields: change `model.*` to match another source). Every layer but fc8 starts from the
 source; fc8 starts new for the new classes and learns 10 times faster (Caffe's
 `lr_mult`, as in its finetune_flickr_style example); the rate is a tenth of the paper's
-(the features are trained already); 30 epochs with the paper's plateau rule.
+(the features are trained already); up to 30 epochs with the paper's plateau rule
+(the plateau after its third cut ends the run, `optimizer.end_at_plateau`).
 """
 from configs import imagenette
 

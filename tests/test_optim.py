@@ -86,7 +86,9 @@ def test_the_plateau_after_the_last_cut_ends_the_run():
             logs = {"val_top1_error": error}
             schedule.on_epoch_end(epoch, logs)
             if schedule.model.stop_training:
-                assert logs[C.STOPPED] == 1.0 and C.stopped_early({}, [logs])
+                assert logs[C.STOPPED] == C.STOPPED_AT_PLATEAU
+                on, off = ({"optimizer": {"end_at_plateau": v}} for v in (True, False))
+                assert C.stopped_early(on, [logs]) and not C.stopped_early(off, [logs])
                 stopped = epoch
                 break
         # cuts after epochs 3 and 6 (as above), then 2 epochs without improvement: 8

@@ -373,7 +373,7 @@ def test_jobs_train_runs_side_by_side(tmp_path):
     workdir, lines = tmp_path / "study", []
     with pytest.raises(S.StudyError, match="--variants x\\*: no variant of the study matches "
                                            "\\(its variants: baseline, no_lrn\\)"):
-        S.run_study(str(study), str(workdir), jobs=2, variants=["x*"])
+        S.run_study(str(study), str(workdir), jobs=2, variants=["baseline", "x*"])
     assert S.run_study(str(study), str(workdir), log=lines.append, jobs=2,
                        variants=["baseline"]) == []  # --variants: only these
     assert lines[0].endswith("0 finished, 1 to run (1 more not chosen by --variants), 2 at "

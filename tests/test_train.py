@@ -305,6 +305,24 @@ def test_a_run_stops_at_its_training_error_and_stays_stopped(tmp_path, capsys):
                                      strategy="multi_worker"))
 
 
+def test_the_plateau_after_the_last_cut_ends_a_run_until_the_rule_is_off(tmp_path, capsys):
+    """optimizer.end_at_plateau with no cut to make (max_reductions 0) and a plateau after
+    one epoch: 3 epochs asked, 2 trained, the end recorded; run again, nothing; run with
+    the rule off, the third epoch."""
+    plateau = {"optimizer.schedule": "plateau", "optimizer.plateau_patience": 1,
+               "optimizer.max_reductions": 0, "optimizer.plateau_min_delta": 0.99}
+    config = tiny_config(epochs=3, **plateau)
+    history = T.train(config, str(tmp_path))
+    assert len(history) == 2 and history[-1][C.STOPPED] == C.STOPPED_AT_PLATEAU
+    assert C.stopped_early(config, history)
+    capsys.readouterr()
+    assert len(T.train(config, str(tmp_path))) == 2
+    assert "nothing to train" in capsys.readouterr().out
+    history = T.train(tiny_config(epochs=3, **plateau, **{"optimizer.end_at_plateau": False}),
+                      str(tmp_path))
+    assert len(history) == 3 and C.STOPPED not in history[-1]
+
+
 def test_class_selection_needs_image_folders(tmp_path):
     with pytest.raises(ValueError, match="work with data.source=images"):
         T.train(tiny_config(**{"data.select_classes": True}), str(tmp_path))

@@ -43,8 +43,9 @@ def main(argv=None):
     for flag in ("evaluate", "results"):
         if getattr(args, flag) and not args.report:
             sys.exit(f"error: --{flag} goes with --report")
-    if args.report and (args.jobs != 1 or args.variants):
-        sys.exit("error: --jobs and --variants go with running a study, not with --report")
+    for flag, given in (("jobs", args.jobs != 1), ("variants", args.variants)):
+        if args.report and given:
+            sys.exit(f"error: --{flag} goes with running a study, not with --report")
     if not args.report and not args.study:
         sys.exit("error: --study is needed to run a study (or --report to report on one)")
 
