@@ -254,7 +254,7 @@ def _variant_table(variant, result, spec, top5):
                if r["epochs_to_threshold"] is not None]
     rows = [(str(seed), r) for seed, r in result["runs"].items()] + [("mean", result["mean"])]
     for name, r in rows:
-        cells = [name, f"{r['epochs']:g}", _time(r["seconds"]),
+        cells = [name, f"{r['epochs']:.3g}", _time(r["seconds"]),
                  _time(r["median_epoch_seconds"]), _pct(r["final_val_top1"]),
                  _pct(r["best_val_top1"])]
         cells += [_pct(r["final_val_top5"]), _pct(r["best_val_top5"])] * top5
