@@ -97,7 +97,7 @@ def test_a_killed_study_finishes_every_run_exactly_once(killed_and_rerun):
     assert orphans == []
     assert "4 runs (2 variants x 2 seeds)" in out and "1 finished, 3 to run" in out
     assert (f"run 2 of 4: no_lrn/seed-0, resuming after epoch {epochs_at_kill} (1 of 4 done; "
-            f"time left: about") in out
+            f"time left: at most about") in out  # tiny: a plateau may end it
     assert "study: 4 of 4 runs finished" in out
     for name in RUNS:
         directory = workdir / name
