@@ -188,7 +188,8 @@ def baselines(spec):
 def differences(spec, results):
     """{variant: {"difference", "low", "high", "df", "n", "paper", "baseline", "verdict"}}
     of each compared variant's final validation top-1 error minus its baseline's
-    (`baselines`; None without a baseline).
+    (`baselines`; None without a baseline); runs that never validated (ended by a rule
+    before their first validation epoch) are left out of both sides.
     A finished run of the variant or of the baseline that learned nothing
     (`learned_nothing`) makes the verdict "not comparable", whatever else it would be:
     one dead baseline seed makes every variant's difference meaningless."""

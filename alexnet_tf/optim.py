@@ -92,8 +92,9 @@ class LearningRateSchedule(keras.callbacks.Callback):
     a cut needs `patience` epochs in which that mean did not beat its best by `min_delta`.
     Epochs that end during the warm-up are averaged but not judged. With `end_at_plateau`,
     the first plateau after the last of `max_reductions` cuts ends the run (Sec. 5: the
-    rate was "reduced three times prior to termination"): the model's `stop_training`,
-    and `stopped` in the epoch's logs (so in the run's history). Its state is saved in
+    rate was "reduced three times prior to termination"): it sets the model's
+    `stop_training` and `config.STOPPED` = `STOPPED_AT_PLATEAU` in the epoch's logs (so in
+    the run's history, where `config.stopped_early` reads it). Its state is saved in
     our checkpoints, unlike Keras' ReduceLROnPlateau.
     The plateau schedule raises `ValueError` at the end of an epoch whose logs lack
     `monitor` (e.g. no validation data), rather than never reducing the rate."""

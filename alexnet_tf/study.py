@@ -24,7 +24,8 @@ ml_collections ConfigDict) with these fields:
     validation_data optional, what `--evaluate` reads (default: each run's validation data)
     description     optional, one line for the report
 
-`run_study(study_file, workdir)` trains every (variant, seed) as an ordinary training workdir
+`run_study(study_file, workdir, jobs=1, variants=None)` trains every (variant, seed), or
+those of the chosen variants, `jobs` at a time, each as an ordinary training workdir
 `WORKDIR/<variant>/seed-<n>/`, each in its own `python -m alexnet_tf.train` process (the
 library's `train()`), given the overrides as
 `--config.FIELD=VALUE` flags: `train()` sets process-wide Keras state (precision policy,

@@ -41,7 +41,9 @@ class TrainingDiverged(RuntimeError):
 
 
 def train(config, workdir, on_lost=None):
-    """Trains per `config` in `workdir`, resuming from its latest checkpoint if any.
+    """Trains per `config` in `workdir`, resuming from its latest checkpoint if any, for
+    config.epochs or until a rule ends the run (`train_eval_stop`, the plateau after the
+    last cut with `optimizer.end_at_plateau`; `config.stopped_early`).
 
     Returns the history (a list of per-epoch metric dicts, resumed epochs included).
     Raises `TrainingDiverged` if the loss becomes NaN or infinite, `BadData` if a record

@@ -18,7 +18,8 @@ every class), the same images every epoch, decoded once and kept in memory.
 import keras
 import tensorflow as tf
 
-from alexnet_tf.config import STOPPED, STOPPED_BY_TRAIN_EVAL, TRAIN_EVAL_KEY as KEY, stopped_early
+from alexnet_tf.config import (STOPPED, STOPPED_BY_TRAIN_EVAL, TRAIN_EVAL_KEY as KEY,
+                               stopped_early)
 
 
 class TrainEval(keras.callbacks.Callback):
