@@ -532,7 +532,8 @@ def shard_policies(config, d, workers, steps, log=print):
     train, why_train = shard_policy(policy, files and len(files), workers)
     # Validation is one pass that must see each image once: Keras runs as many steps as
     # the pass has global batches, which only data sharding gives every worker (by file,
-    # measured: 13 of 16 images evaluated with 3 uneven files on 2 workers).
+    # uneven files leave one worker short: the pass ends early and some images are never
+    # evaluated).
     val, why_val = "data", "one pass over every image"
     if train == "file":
         # Each worker gets len // workers files at least; the smallest ones, at worst.

@@ -352,14 +352,16 @@ def duration(seconds):
 
 
 def time_left(runs, scope=None):
-    """Seconds the unfinished runs still need to train: their epochs left times the median
-    epoch time over every epoch of the finished runs (`epoch_seconds`, validation
-    included). A median, because wall time counts pauses and stopped sessions (one run
-    paused overnight would make every estimate wrong); it leaves out each run's start-up
-    and TFRecord build. Only if no finished run logged epoch times (histories older than
-    epoch_seconds), their wall time per epoch instead; None if there is neither. `scope`:
-    the runs whose epochs left count (default: all of `runs`; the epoch time is still taken
-    from every finished run)."""
+    """Seconds the unfinished runs still need to train: each one's epochs left times the
+    median epoch time over every epoch of the finished runs of its variant, or of all
+    finished runs while its variant has none (`epoch_seconds`, validation included;
+    variants can differ in cost several-fold, e.g. with and without LRN). A median,
+    because wall time counts pauses and stopped sessions (one run paused overnight would
+    make every estimate wrong); it leaves out each run's start-up and TFRecord build. Only
+    if no finished run logged epoch times (histories older than epoch_seconds), their wall
+    time per epoch instead; None if there is neither. `scope`: the runs whose epochs left
+    count (default: all of `runs`; the epoch times are still taken from every finished
+    run)."""
     done = [r for r in runs if is_finished(r.directory, r.epochs)]
     per_epoch = median_epoch_seconds(history(r.directory) for r in done)
     if per_epoch is None:
@@ -367,10 +369,15 @@ def time_left(runs, scope=None):
         if not done:
             return None
         per_epoch = sum(wall_seconds(r.directory) for r in done) / sum(r.epochs for r in done)
-    epochs_left = sum(r.epochs - len(history(r.directory)) for r in
-                      (runs if scope is None else scope)
-                      if not is_finished(r.directory, r.epochs))
-    return per_epoch * max(epochs_left, 0)
+        by_variant = {}
+    else:
+        by_variant = {v: median_epoch_seconds(history(r.directory) for r in done
+                                              if r.variant == v)
+                      for v in {r.variant for r in done}}
+    return sum((by_variant.get(r.variant) or per_epoch)
+               * max(r.epochs - len(history(r.directory)), 0)
+               for r in (runs if scope is None else scope)
+               if not is_finished(r.directory, r.epochs))
 
 
 # ---------------------------------------------------------------------------- the folder

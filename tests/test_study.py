@@ -592,7 +592,8 @@ def test_pairs_of_variants_are_compared_each_with_its_own_baseline(tmp_path):
 
 
 def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):
-    def run(name, epochs, wall, epoch_seconds, exit_code=0):
+    def run(name, epochs, wall, epoch_seconds, exit_code=0, variant=None):
+        variant = variant or name
         d = tmp_path / name
         d.mkdir()
         (d / "history.json").write_text(json.dumps(
@@ -602,7 +603,7 @@ def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):
             {"attempts": [{"seconds": wall, "exit_code": exit_code}]}))
         if exit_code == 0:
             (d / "model.keras").write_text("")
-        return S.Run(name, 0, str(d), epochs, "tiny.py", {}, [])
+        return S.Run(variant, 0, str(d), epochs, "tiny.py", {}, [])
 
     # A finished run paused for 10,000 s (epochs 40, 50, 45 s), a finished one of 4 epochs
     # (48, 44, 300, 46 s: one slow epoch), one with 2 of 4 epochs and one not started.
@@ -616,6 +617,15 @@ def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):
     # Histories without epoch times fall back to wall time per epoch: 1,000 s over 4 epochs.
     old = run("old", 4, 1000.0, [None] * 4)
     assert S.time_left([old, fresh]) == pytest.approx(250.0 * 4)
+    # A variant with finished runs is timed by its own epochs (here lrn's 60 s, three times
+    # no_lrn's 20 s); one without any, by every finished run's (median of 20, 20, 60, 60).
+    cheap = run("cheap", 2, 45.0, [20.0, 20.0], variant="no_lrn")
+    dear = run("dear", 2, 125.0, [60.0, 60.0], variant="lrn")
+    lrn_next = S.Run("lrn", 1, str(tmp_path / "lrn-1"), 2, "tiny.py", {}, [])
+    no_lrn_next = S.Run("no_lrn", 1, str(tmp_path / "no-lrn-1"), 2, "tiny.py", {}, [])
+    other_next = S.Run("other", 1, str(tmp_path / "other-1"), 2, "tiny.py", {}, [])
+    assert S.time_left([cheap, dear, lrn_next, no_lrn_next, other_next]) == pytest.approx(
+        60.0 * 2 + 20.0 * 2 + 40.0 * 2)
 
 
 def test_t_intervals_match_textbook_values():

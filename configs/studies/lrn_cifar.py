@@ -6,7 +6,7 @@ conv1 and conv2 (`lrn`: k=2, n=5, alpha=1e-4, beta=0.75 on raw-pixel-scale activ
 cuda-convnet's augmentation (random 24x24 crops of the 32x32 images and flips), five
 seeds each, on a short schedule (below).
 
-    python tools/study.py --study configs/studies/lrn_cifar.py --workdir runs/lrn-cifar
+    python tools/study.py --study configs/studies/lrn_cifar.py --workdir runs/lrn-cifar --jobs 2
     python tools/study.py --workdir runs/lrn-cifar --study configs/studies/lrn_cifar.py \
         --report --evaluate --results results/lrn-cifar
 
