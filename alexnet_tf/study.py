@@ -382,18 +382,33 @@ def time_left(runs, scope=None):
 
 # ---------------------------------------------------------------------------- the folder
 
+def _in_any_checkout(value):
+    """`value` with an absolute path to a file of the project's own `configs/` or `tools/`
+    ("/work/snap/configs/classes/a.txt") cut to that folder on ("configs/classes/a.txt"),
+    so that a study started from a snapshot of the code can be resumed or reported from
+    another copy of it, as base configs are named; other values unchanged."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"/.*/((?:configs|tools)/[^/].*)", value)
+        return match.group(1) if match else value
+    return value
+
+
 def check_runs(runs):
     """Raises `StudyError` if a run that has started (its study_run.json) was started with
     another base config or other overrides than the study now gives it: going on would mix
-    two configs in one run. Runs not started yet (added seeds and variants) are fine."""
+    two configs in one run. A file of the project's configs/ or tools/ counts as the same
+    in every copy of the project (`_in_any_checkout`). Runs not started yet (added seeds
+    and variants) are fine."""
     for run in runs:
         rec = record(run.directory)
         if "overrides" not in rec:
             continue
         before, after = rec["overrides"], run.overrides
+        same = ({k: _in_any_checkout(v) for k, v in before.items()}
+                == {k: _in_any_checkout(v) for k, v in after.items()})
         if rec["base"] != run.base:
             change = f"base {rec['base']} -> {run.base}"
-        elif before != after:
+        elif not same:
             change = ", ".join(f"{k}: {before.get(k, '(unset)')!r} -> {after.get(k, '(unset)')!r}"
                                for k in sorted(set(before) | set(after))
                                if before.get(k, "(unset)") != after.get(k, "(unset)"))

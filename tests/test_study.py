@@ -287,6 +287,24 @@ def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_
     assert json.loads((workdir / "study.json").read_text()) == dropped  # not rewritten
 
 
+def test_a_run_started_from_a_snapshot_of_the_code_goes_on_from_another_copy(tmp_path):
+    """A class list of the project's configs/ named by absolute path (as the transfer
+    study's are) in a snapshot is the same file in the repository; other paths are not."""
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "study_run.json").write_text(json.dumps({"base": "tiny.py", "attempts": [], "overrides": {
+        "data.classes": "/snap/configs/classes/a.txt", "data.train": "/data1/train"}}))
+
+    def run(classes, train="/data1/train"):
+        return S.Run("a", 0, str(d), 2, "tiny.py",
+                     {"data.classes": classes, "data.train": train}, [])
+    S.check_runs([run("/home/u/alexnet_tf/configs/classes/a.txt")])
+    for changed in (run("/home/u/alexnet_tf/configs/classes/b.txt"),
+                    run("/snap/configs/classes/a.txt", "/data2/train")):
+        with pytest.raises(S.StudyError, match="was started with a different study"):
+            S.check_runs([changed])
+
+
 @pytest.mark.parametrize("case", ["missing study", "unknown field", "wrong type", "file workdir",
                                   "foreign workdir", "no study folder",
                                   "results without report"])
