@@ -12,8 +12,8 @@ schedule, shorter than the paper's 90: the source only has to give features wort
 transferring, and its validation images decide nothing). One seed: every fine-tuning run
 of step 2 starts from the same source.
 
-Cost, estimated from the recipe search's measured epoch (about a minute for 9,469 images
-at 112 pixels on 2 cores): half a minute an epoch, about 15-20 minutes.
+Cost: results/transfer-source/REPORT.md gives the run's wall time and median epoch (10
+minutes on 2 cores of an AMD EPYC there).
 """
 import os
 
