@@ -343,6 +343,10 @@ def is_finished(directory, epochs):
 
 
 def duration(seconds):
+    """`seconds` for a reader: tenths below 10 s (an epoch of one step takes less than one
+    second), then seconds, minutes and seconds, hours and minutes."""
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"

@@ -534,9 +534,9 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
             "top-1 43.21 %, same/seed-3, unclear/seed-3, opposite/seed-3).") in text
     # 10 steps an epoch: seed 0 reaches 25 % after 2.75 epochs, 27.5 steps.
     # Median epoch: of 5, 6 and 7 s (epoch_seconds, which includes validation_seconds).
-    assert "| 0 | 3 | 10 s | 6 s | 30.00 % | 25.00 % | 15.00 % | 12.50 % | 2.75 (28 steps) |" \
+    assert "| 0 | 3 | 10 s | 6.0 s | 30.00 % | 25.00 % | 15.00 % | 12.50 % | 2.75 (28 steps) |" \
         in text
-    assert ("| mean | 3 | 11 s | 6 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82, 28 steps "
+    assert ("| mean | 3 | 11 s | 6.0 s | 32.00 % | 27.00 % | 16.00 % | 13.50 % | 2.82, 28 steps "
             "(3 of 3 reached) |") in text
     # "unclear" logged no step and no epoch times.
     assert "| 0 | 3 | 10 s | – | 31.00 % | 26.00 % | 15.50 % | 13.00 % | 2.75 |" in text
@@ -644,6 +644,12 @@ def test_time_left_uses_epoch_times_not_wall_time_with_its_pauses(tmp_path):
     other_next = S.Run("other", 1, str(tmp_path / "other-1"), 2, "tiny.py", {}, [])
     assert S.time_left([cheap, dear, lrn_next, no_lrn_next, other_next]) == pytest.approx(
         60.0 * 2 + 20.0 * 2 + 40.0 * 2)
+
+
+def test_durations_read_as_a_person_would_write_them():
+    # Epochs of one step take under a second: tenths there, not "0 s".
+    assert [S.duration(t) for t in (0.42, 9.94, 9.96, 59.4, 61, 3599, 3660)] == [
+        "0.4 s", "9.9 s", "10 s", "59 s", "1 min 01 s", "59 min 59 s", "1 h 01 min"]
 
 
 def test_t_intervals_match_textbook_values():
