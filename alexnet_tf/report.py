@@ -548,9 +548,9 @@ def portable(value, workdir):
     def path(p):
         if p == workdir or p.startswith(workdir + os.sep):
             return os.path.relpath(p, workdir)
-        code = re.search(r"/((?:configs|tools)/[^/].*\.py)$", p)
-        if code:  # a snapshot's copy of a file of ours
-            return code.group(1)
+        code = S.project_file(p)
+        if code:  # a file of ours, maybe a snapshot's copy
+            return code
         rel = os.path.relpath(p, root)
         return rel if not rel.startswith(os.pardir + os.sep + os.pardir) else \
             os.path.basename(p)

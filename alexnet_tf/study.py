@@ -77,15 +77,13 @@ import sys
 import threading
 import time
 
-import configs
 import ml_collections
 
 from alexnet_tf import config as config_fields
-from alexnet_tf.config import flatten
+from alexnet_tf.config import CONFIGS, flatten
 from alexnet_tf.files import read_json, write_json
 from alexnet_tf.rundir import RunDir
 
-CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))  # installed with the package
 TRAIN_COMMAND = (sys.executable, "-m", "alexnet_tf.train")  # the installed package's own
 STUDY_FIELDS = ("base", "variants", "seeds", "overrides", "baseline", "paper_effects",
                 "threshold", "threshold_key", "speedup", "validation_data", "description")
@@ -386,15 +384,27 @@ def time_left(runs, scope=None):
 
 # ---------------------------------------------------------------------------- the folder
 
+def project_file(path):
+    """An absolute path to a file of the project's code in this copy of the project or
+    another (a `git archive` snapshot: "/work/snap/configs/classes/a.txt"), from its
+    `configs/` or `tools/` folder on ("configs/classes/a.txt"), if this copy has that
+    file; None for any other path. One rule for `check_runs` and the committed results."""
+    if not path.startswith("/"):
+        return None
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part in ("configs", "tools"):
+            tail = "/".join(parts[i:])
+            if os.path.isfile(os.path.join(os.path.dirname(CONFIGS), tail)):
+                return tail
+    return None
+
+
 def _in_any_checkout(value):
-    """`value` with an absolute path to a file of the project's own `configs/` or `tools/`
-    ("/work/snap/configs/classes/a.txt") cut to that folder on ("configs/classes/a.txt"),
-    so that a study started from a snapshot of the code can be resumed or reported from
-    another copy of it, as base configs are named; other values unchanged."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"/.*/((?:configs|tools)/[^/].*)", value)
-        return match.group(1) if match else value
-    return value
+    """`value` with a path to a file of the project's code cut to that folder on
+    (`project_file`), so that a study started from a snapshot of the code can be resumed
+    or reported from another copy; other values unchanged."""
+    return (project_file(value) or value) if isinstance(value, str) else value
 
 
 def check_runs(runs):
@@ -407,12 +417,11 @@ def check_runs(runs):
         rec = record(run.directory)
         if "overrides" not in rec:
             continue
-        before, after = rec["overrides"], run.overrides
-        same = ({k: _in_any_checkout(v) for k, v in before.items()}
-                == {k: _in_any_checkout(v) for k, v in after.items()})
+        before = {k: _in_any_checkout(v) for k, v in rec["overrides"].items()}
+        after = {k: _in_any_checkout(v) for k, v in run.overrides.items()}
         if rec["base"] != run.base:
             change = f"base {rec['base']} -> {run.base}"
-        elif not same:
+        elif before != after:
             change = ", ".join(f"{k}: {before.get(k, '(unset)')!r} -> {after.get(k, '(unset)')!r}"
                                for k in sorted(set(before) | set(after))
                                if before.get(k, "(unset)") != after.get(k, "(unset)"))

@@ -289,20 +289,27 @@ def test_a_study_can_grow_but_not_change_its_started_runs(killed_and_rerun, tmp_
 
 def test_a_run_started_from_a_snapshot_of_the_code_goes_on_from_another_copy(tmp_path):
     """A class list of the project's configs/ named by absolute path (as the transfer
-    study's are) in a snapshot is the same file in the repository; other paths are not."""
+    study's are) in a snapshot is the same file in the repository; other paths are not,
+    even with a folder named tools/ or configs/ in them. The error names the change only."""
     d = tmp_path / "run"
     d.mkdir()
     (d / "study_run.json").write_text(json.dumps({"base": "tiny.py", "attempts": [], "overrides": {
-        "data.classes": "/snap/configs/classes/a.txt", "data.train": "/data1/train"}}))
+        "data.classes": "/snap/configs/classes/imagenette_a.txt",
+        "data.train": "/data1/tools/train"}}))
 
-    def run(classes, train="/data1/train"):
+    def run(classes, train="/data1/tools/train"):
         return S.Run("a", 0, str(d), 2, "tiny.py",
                      {"data.classes": classes, "data.train": train}, [])
-    S.check_runs([run("/home/u/alexnet_tf/configs/classes/a.txt")])
-    for changed in (run("/home/u/alexnet_tf/configs/classes/b.txt"),
-                    run("/snap/configs/classes/a.txt", "/data2/train")):
-        with pytest.raises(S.StudyError, match="was started with a different study"):
-            S.check_runs([changed])
+    S.check_runs([run("/home/u/alexnet_tf/configs/classes/imagenette_a.txt")])
+    with pytest.raises(S.StudyError, match="was started with a different study") as e:
+        S.check_runs([run("/home/u/alexnet_tf/configs/classes/imagenette_b.txt")])
+    assert "data.train" not in str(e.value) and "imagenette_b.txt" in str(e.value)
+    with pytest.raises(S.StudyError, match="data.train: '/data1/tools/train' -> "
+                                           "'/data2/tools/train'") as e:
+        S.check_runs([run("/home/u/configs/classes/imagenette_a.txt", "/data2/tools/train")])
+    assert "data.classes" not in str(e.value)
+    assert S.project_file("/snap/configs/classes/no_such_list.txt") is None
+    assert S.project_file("configs/classes/imagenette_a.txt") is None  # relative: not a copy
 
 
 @pytest.mark.parametrize("case", ["missing study", "unknown field", "wrong type", "file workdir",

@@ -24,7 +24,8 @@ from configs.studies import imagenette
 
 def get_study():
     study = imagenette.get_study()
-    study["description"] = ("Study B with 224 crops box-averaged to 112 pixels inside the net "
-                            "(model.input_downsample 2): " + study["description"])
+    study["description"] = ("Study B at 112 pixels (224 crops box-averaged inside the net, "
+                            "model.input_downsample 2, so fc6 has 1,024 inputs): "
+                            + study["description"])
     study["overrides"] = {**study["overrides"], "model.input_downsample": 2}
     return study
