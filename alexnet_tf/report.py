@@ -537,9 +537,9 @@ def _results_files(output_dir):
 def portable(value, workdir):
     """`value` (JSON) with every absolute path in its strings made machine-independent:
     a path in `workdir` relative to it ("baseline/seed-0/data/validation-*"); a file of
-    the project's code (of this copy or a snapshot of it: a `configs/` or `tools/` folder)
-    from that folder on ("configs/studies/recipe.py"); one in this project or beside it
-    (the shared data, say) relative to the project's root
+    the project's code that this copy has, here or in a snapshot of it, from its
+    `configs/` or `tools/` folder on (`S.project_file`: "configs/classes/a.txt"); one in
+    this project or beside it (the shared data, say) relative to the project's root
     ("../shared/data/imagenette2-224/val"); any other, its last component. A string that
     holds a command (paths among words) has each path rewritten alike."""
     workdir = os.path.abspath(workdir)

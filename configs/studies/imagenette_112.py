@@ -1,12 +1,13 @@
 r"""Study B at 112 pixels (issue 21): Study B (configs/studies/imagenette.py) with one more
 departure, the 224 crops box-averaged to 112 pixels inside the net
 (`model.input_downsample` 2, as in the recipe search, Study C and the transfer study),
-so that a seed to the paper's length fits in one session of 2 CPU cores. Everything else
+so that a seed to the paper's length takes under an hour on 2 CPU cores. Everything else
 is Study B's: configs/imagenette.py's recipe (the paper's start with biases of 0.1), the
 rate cut tenfold on a plateau of the 5-epoch mean validation error 3 times, the run ended
 at the next plateau or after 90 epochs, two seeds.
 
-    python tools/study.py --study configs/studies/imagenette_112.py --workdir runs/study-imagenette-112
+    python tools/study.py --study configs/studies/imagenette_112.py \
+        --workdir runs/study-imagenette-112
     python tools/study.py --workdir runs/study-imagenette-112 \
         --study configs/studies/imagenette_112.py --report --evaluate \
         --results results/study-imagenette-112
